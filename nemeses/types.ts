@@ -1,0 +1,28 @@
+// A nemesis package (Jepsen's term): a fault injector plus the ops that start and heal its faults.
+import type { Nemesis } from '../src/nemesis.js';
+
+/**
+ * Nemesis op vocabulary (`f` and `value` of ops with process 'nemesis'; the completion's value says
+ * what was actually done, e.g. the grudge or the nodes hit):
+ * - partition: start-partition {mode: 'halves'|'random-halves'|'majorities-ring'|'bridge'|'one'|'primary'}, stop-partition
+ * - packet:    start-packet {lossPercent}, stop-packet; start-latency {ms} fails with a clear reason where tc netem is missing
+ * - kill:      kill {targets: 'one'|'minority'|'majority'|'all'|'primary'}, restart
+ * - pause:     pause {targets}, resume
+ * - clock:     bump-clock {deltaMs, targets}, strobe-clock {deltaMs, periodMs, durationMs, targets}, reset-clock
+ * - disk:      corrupt-file {targets, mode: 'bitflip'|'truncate'}, fill-disk {targets}, free-disk
+ */
+export interface FaultOp {
+  f: string;
+  value: unknown;
+}
+
+export type FaultName = 'partition' | 'packet' | 'kill' | 'pause' | 'clock' | 'disk';
+
+export interface NemesisPackage {
+  readonly name: FaultName;
+  readonly nemesis: Nemesis;
+  /** Picks the next fault to start; deterministic in `random` (a seeded [0,1) source). */
+  startOp(random: () => number): FaultOp;
+  /** The op that heals what startOp started (the runner also calls teardown at the end regardless). */
+  healOp(): FaultOp;
+}

@@ -1,0 +1,23 @@
+// A system under test as the runner sees it: a Db for each node's lifecycle and a Client per workload.
+import type { Client } from './client.js';
+import type { Db } from './db.js';
+
+/**
+ * Operation shapes every target's client speaks, per workload (values are JSON):
+ * - register (one independent register per `key`; keys are small integers):
+ *     read  {value: null}            -> ok {value: current value or null}
+ *     write {value: v}               -> ok
+ *     cas   {value: [expected, new]} -> ok when swapped; fail when the current value differed
+ * - set: add {value: unique integer} -> ok; read {value: null} -> ok {value: sorted integer array}
+ * Errors: fail only when the op certainly did not take effect (refused before sending, or a definite
+ * rejection such as "not leader" before any write); timeouts and lost connections are info.
+ */
+export type WorkloadName = 'register' | 'set' | 'counter' | 'bank' | 'list-append' | 'lock';
+
+export interface Target {
+  readonly name: string;
+  /** Workloads whose ops this target's client speaks. */
+  readonly workloads: readonly WorkloadName[];
+  db(options: Record<string, unknown>): Db;
+  client(workload: WorkloadName, options: Record<string, unknown>): Client;
+}
