@@ -18,6 +18,9 @@ command -v iptables >/dev/null 2>&1 || need+=(iptables)
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(libfaketime)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v ps >/dev/null 2>&1 || need+=(procps)
+# The local backend mounts a size-limited tmpfs per node (mount) and the disk nemesis uses coreutils' dd/od/truncate.
+command -v mount >/dev/null 2>&1 || need+=(mount)
+command -v truncate >/dev/null 2>&1 || need+=(coreutils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${need[*]}"

@@ -1,0 +1,89 @@
+// Kill and pause are the same shape: act on chosen nodes through the Db, remember them, undo on heal.
+import type { Db } from '../src/db.js';
+import type { Op } from '../src/history/types.js';
+import type { Nemesis } from '../src/nemesis.js';
+import type { TestContext } from '../src/test-context.js';
+import {
+  TARGET_SELECTORS,
+  done,
+  errorMessage,
+  isTargetSelector,
+  opRandom,
+  opValue,
+  refused,
+  selectTargets,
+  throwIfErrors,
+} from './common.js';
+
+export interface ProcessFaultSpec {
+  startF: string;
+  stopF: string;
+  /** What starts the fault on one node, e.g. db.kill. */
+  act(db: Db, test: TestContext, name: string): Promise<void>;
+  /** What undoes it, e.g. db.start. */
+  undo(db: Db, test: TestContext, name: string): Promise<void>;
+}
+
+export class ProcessFaultNemesis implements Nemesis {
+  readonly fs: readonly string[];
+  /** Nodes currently killed or paused by this nemesis (so heal and teardown undo exactly these). */
+  private readonly affected = new Set<string>();
+  /** The nodes the latest heal brought back, for the completion's value. */
+  private lastUndone: string[] = [];
+
+  constructor(private readonly spec: ProcessFaultSpec) {
+    this.fs = [spec.startF, spec.stopF];
+  }
+
+  async setup(): Promise<void> {}
+
+  async invoke(test: TestContext, db: Db, op: Op): Promise<Op> {
+    return op.f === this.spec.startF ? this.start(test, db, op) : this.stop(test, db, op);
+  }
+
+  private async start(test: TestContext, db: Db, op: Op): Promise<Op> {
+    const targets = opValue(op).targets ?? 'one';
+    if (!isTargetSelector(targets)) return refused(op, `${op.f}: targets must be one of ${TARGET_SELECTORS.join(', ')}, got ${JSON.stringify(targets)}`);
+    const selection = await selectTargets(test, db, targets, opRandom(op));
+    const names = selection.nodes.map((node) => node.name);
+    const results = await Promise.allSettled(names.map((name) => this.spec.act(db, test, name)));
+    const hit: string[] = [];
+    const errors: string[] = [];
+    results.forEach((result, i) => {
+      // Recorded even on error: a half-done kill or pause is still worth undoing.
+      this.affected.add(names[i]);
+      if (result.status === 'fulfilled') hit.push(names[i]);
+      else errors.push(`${names[i]}: ${errorMessage(result.reason)}`);
+    });
+    const value = { targets, nodes: hit, ...(selection.note ? { note: selection.note } : {}), ...(errors.length > 0 ? { errors } : {}) };
+    return hit.length === 0 ? refused(op, `${op.f} failed on every node: ${errors.join('; ')}`, value) : done(op, value);
+  }
+
+  private async stop(test: TestContext, db: Db, op: Op): Promise<Op> {
+    const errors = await this.undoAll(test, db);
+    return done(op, errors.length === 0 ? { nodes: [...this.lastUndone] } : { nodes: [...this.lastUndone], errors });
+  }
+
+  private async undoAll(test: TestContext, db: Db): Promise<string[]> {
+    const names = [...this.affected].sort();
+    const results = await Promise.allSettled(names.map((name) => this.spec.undo(db, test, name)));
+    const errors: string[] = [];
+    this.lastUndone = [];
+    results.forEach((result, i) => {
+      if (result.status === 'fulfilled') {
+        this.affected.delete(names[i]);
+        this.lastUndone.push(names[i]);
+      } else {
+        errors.push(`${names[i]}: ${errorMessage(result.reason)}`);
+      }
+    });
+    return errors;
+  }
+
+  async teardown(test: TestContext, db: Db): Promise<void> {
+    const errors = await this.undoAll(test, db);
+    // One attempt per fault: what failed is forgotten, so a second teardown does not retry it forever.
+    this.affected.clear();
+    throwIfErrors(`${this.spec.startF} nemesis teardown`, errors);
+  }
+}
