@@ -1,0 +1,46 @@
+// The etcd target: Debian's etcd 3.4 as a system under test (EtcdDb) and its register/set client (EtcdClient).
+import type { Client } from '../../src/client.js';
+import type { Db } from '../../src/db.js';
+import type { Target, WorkloadName } from '../../src/target.js';
+import { EtcdClient, type EtcdClientOptions } from './client.js';
+import { EtcdDb, type EtcdDbOptions } from './db.js';
+
+export { EtcdClient, classifyError, registerKey, setPrefix } from './client.js';
+export type { EtcdClientOptions } from './client.js';
+export { EtcdDb, etcdArgv, etcdPaths, parseEndpointStatus, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './db.js';
+export type { EtcdDbOptions } from './db.js';
+
+function numberOption(options: Record<string, unknown>, name: string): number | undefined {
+  const value = options[name];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function stringOption(options: Record<string, unknown>, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export const etcdTarget: Target = {
+  name: 'etcd',
+  workloads: ['register', 'set'],
+  db(options: Record<string, unknown>): Db {
+    const dbOptions: EtcdDbOptions = {
+      etcdBinary: stringOption(options, 'etcdBinary'),
+      etcdctlBinary: stringOption(options, 'etcdctlBinary'),
+      heartbeatIntervalMs: numberOption(options, 'heartbeatIntervalMs'),
+      electionTimeoutMs: numberOption(options, 'electionTimeoutMs'),
+      startTimeoutMs: numberOption(options, 'startTimeoutMs'),
+    };
+    return new EtcdDb(dbOptions);
+  },
+  client(workload: WorkloadName, options: Record<string, unknown>): Client {
+    if (!etcdTarget.workloads.includes(workload)) {
+      throw new Error(`etcd target: workload ${workload} is not supported (supported: ${etcdTarget.workloads.join(', ')})`);
+    }
+    const clientOptions: EtcdClientOptions = {
+      serializableReads: options.serializableReads === true || options['serializable-reads'] === true,
+      operationTimeoutMs: numberOption(options, 'operationTimeoutMs'),
+    };
+    return new EtcdClient(workload, clientOptions);
+  },
+};
