@@ -42,6 +42,18 @@ export interface DaemonOptions {
 
 export type BackendName = 'local' | 'docker' | 'ssh';
 
+/**
+ * Something that happened to a backend's connections (ssh: a connection lost, a retry, giving up). The
+ * runner appends these to nemesis.jsonl, so a fault whose healing needed a retry shows it.
+ */
+export interface BackendEvent {
+  type: string;
+  node?: string;
+  /** Wall-clock time, milliseconds since the epoch. */
+  timeMs: number;
+  [detail: string]: unknown;
+}
+
 export interface Backend {
   readonly name: BackendName;
   /** The run's id; every resource the backend creates carries it so `faultline cleanup` finds leftovers. */
@@ -59,4 +71,11 @@ export interface Backend {
   writeFile(node: Node, remotePath: string, content: string | Buffer): Promise<void>;
   /** Removes every node, network and rule this backend created for the run. Idempotent. */
   teardown(): Promise<void>;
+  /**
+   * Optional: what the run's output and report must tell the user (ssh: host keys accepted without
+   * verification under --ssh-strict=false). Read after provision; it may grow while the run reconnects.
+   */
+  readonly warnings?: readonly string[];
+  /** Optional: subscribes to connection events (see BackendEvent); returns the unsubscribe function. */
+  onEvent?(listener: (event: BackendEvent) => void): () => void;
 }
