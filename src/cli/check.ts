@@ -1,0 +1,241 @@
+// `faultline check`: judges a history file (JSONL or Jepsen EDN) or a run directory for linearizability.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import {
+  checkLinearizable,
+  modelNames,
+  type Counterexample,
+  type CounterexampleOp,
+  type KeyResult,
+  type LinearizableResult,
+} from '../../checkers/linearizable/index.js';
+import type { Validity } from '../../checkers/types.js';
+import { ExitCode, UserError } from '../errors.js';
+import { readHistoryFile } from '../history/read.js';
+import { RunFiles } from '../results.js';
+
+export interface CheckCommandOptions {
+  model?: string;
+  initial?: string;
+  nilReads?: string;
+  timeout: string;
+  workers?: string;
+  independent?: boolean;
+  json?: boolean;
+}
+
+/** Above this many keys the text report lists counts and only the keys that are not valid. */
+const keysListedInFull = 20;
+const defaultTimeout = '60s';
+
+export function register(program: Command): void {
+  program
+    .command('check')
+    .description('check a history (history.jsonl, Jepsen history.edn, or a run directory) for linearizability')
+    .argument('<history>', 'history.jsonl, history.edn, or a run directory containing history.jsonl')
+    .option('--model <name>', `sequential model: ${modelNames.join(', ')} (default for a run directory: from its spec.json)`)
+    .option('--initial <json>', "the model's initial state as JSON, e.g. 0, null, '\"\"' or '{\"x\":0}'")
+    .option('--nil-reads <rule>', "'any': a read completing with nil matches any value (Knossos' rule); 'strict'")
+    .option('--timeout <duration>', 'search budget (e.g. 500ms, 60s, 5m); past it the verdict is unknown', defaultTimeout)
+    .option('--workers <count>', 'worker threads for independent keys (0: check in this thread)')
+    .option('--independent', 'split jepsen.independent [key value] tuples (default: detect)')
+    .option('--no-independent', 'never split [key value] tuples')
+    .option('--json', 'print the result as JSON')
+    .action(async (historyPath: string, options: CheckCommandOptions) => {
+      process.exitCode = await runCheck(historyPath, options);
+    });
+}
+
+/** Parses "60s", "500ms", "2m", "1h" or a bare number of seconds into milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!match) throw new UserError(`${flag}: expected a duration such as 500ms, 60s or 5m, got '${text}'`);
+  const amount = Number(match[1]);
+  const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's'] as number;
+  const milliseconds = Math.round(amount * unitMs);
+  if (!(milliseconds > 0)) throw new UserError(`${flag}: expected a positive duration, got '${text}'`);
+  return milliseconds;
+}
+
+interface RunDirectoryDefaults {
+  model?: string;
+  initial?: unknown;
+  nilReadsAny?: boolean;
+}
+
+/** Model and options a run's spec.json implies: an explicit `model`, else the workload's own model. */
+function defaultsFromSpec(runDirectory: string): RunDirectoryDefaults {
+  const specPath = join(runDirectory, RunFiles.spec);
+  let text: string;
+  try {
+    text = readFileSync(specPath, 'utf8');
+  } catch {
+    return {};
+  }
+  let spec: Record<string, unknown>;
+  try {
+    spec = JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new UserError(`${specPath}: expected a JSON object (${(error as Error).message})`);
+  }
+  const defaults: RunDirectoryDefaults = {};
+  if (typeof spec.model === 'string') defaults.model = spec.model;
+  else if (spec.workload === 'register') defaults.model = 'cas-register';
+  else if (spec.workload === 'set') defaults.model = 'set';
+  if ('initial' in spec) defaults.initial = spec.initial;
+  else if (spec.workload === 'register') defaults.initial = null;
+  if (spec.nilReads === 'any') defaults.nilReadsAny = true;
+  return defaults;
+}
+
+function parseInitial(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UserError(`--initial: expected a JSON value such as 0, null, '""' or '{"x":0}', got '${text}'`);
+  }
+}
+
+function parseNilReads(text: string): boolean {
+  if (text === 'any') return true;
+  if (text === 'strict') return false;
+  throw new UserError(`--nil-reads: expected 'any' or 'strict', got '${text}'`);
+}
+
+function parseWorkers(text: string): number {
+  const workers = Number(text);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 256) {
+    throw new UserError(`--workers: expected a whole number from 0 to 256, got '${text}'`);
+  }
+  return workers;
+}
+
+function checkModelName(name: string): string {
+  if (!modelNames.includes(name)) {
+    throw new UserError(`--model: expected one of ${modelNames.join(', ')}, got '${name}'`);
+  }
+  return name;
+}
+
+/** Runs the check and prints the report; returns the exit code (0 valid, 1 invalid, 3 unknown). */
+export async function runCheck(historyPath: string, options: CheckCommandOptions): Promise<number> {
+  // Flags first: a typo should not cost a long parse.
+  const timeoutMs = parseDuration(options.timeout ?? defaultTimeout, '--timeout');
+  if (options.model !== undefined) checkModelName(options.model);
+  const initialFlag = options.initial !== undefined ? { value: parseInitial(options.initial) } : undefined;
+  const nilReadsFlag = options.nilReads !== undefined ? parseNilReads(options.nilReads) : undefined;
+  const workers = options.workers !== undefined ? parseWorkers(options.workers) : undefined;
+
+  const readStarted = performance.now();
+  const read = readHistoryFile(historyPath, { independent: options.independent });
+  const readMs = performance.now() - readStarted;
+  for (const warning of read.warnings) process.stderr.write(`faultline: warning: ${warning}\n`);
+  const defaults = read.runDirectory ? defaultsFromSpec(read.runDirectory) : {};
+  const model = options.model ?? defaults.model;
+  if (model === undefined) {
+    throw new UserError(`--model: expected a model name (${modelNames.join(', ')}) for ${historyPath}`);
+  }
+  checkModelName(model);
+  const initial = initialFlag ? initialFlag.value : defaults.initial;
+  const nilReadsAny = nilReadsFlag ?? defaults.nilReadsAny;
+
+  const checkStarted = performance.now();
+  const result = await checkLinearizable(read.history, {
+    model,
+    ...(initialFlag || 'initial' in defaults ? { initial } : {}),
+    ...(nilReadsAny !== undefined ? { nilReadsAny } : {}),
+    timeoutMs,
+    ...(workers !== undefined ? { workers } : {}),
+  });
+
+  if (process.env.FAULTLINE_BENCH === '1') {
+    // For the benchmark: where the time went, and peak RSS (kilobytes) for machines without /usr/bin/time.
+    const phases = { readMs: Math.round(readMs), checkMs: Math.round(performance.now() - checkStarted), maxRssKB: process.resourceUsage().maxRSS };
+    process.stderr.write(`faultline-bench: ${JSON.stringify(phases)}\n`);
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    process.stdout.write(formatReport(result, read.file, read.history.length, { initial, nilReadsAny }));
+  }
+  return exitCodeOf(result.valid);
+}
+
+export function exitCodeOf(valid: Validity): number {
+  if (valid === true) return ExitCode.valid;
+  if (valid === false) return ExitCode.invalid;
+  return ExitCode.unknown;
+}
+
+function verdictWord(valid: Validity): string {
+  return valid === true ? 'valid' : valid === false ? 'INVALID' : 'UNKNOWN';
+}
+
+function keyName(key: unknown): string {
+  return key === null || key === undefined ? '(no key)' : JSON.stringify(key);
+}
+
+function formatOp(op: CounterexampleOp): string {
+  const where = op.completionIndex !== undefined ? `#${op.index}..#${op.completionIndex}` : `#${op.index}..(open)`;
+  const description = op.description || `${op.f} ${JSON.stringify(op.value)}`;
+  return `${where}  process ${op.process}  ${op.type}  ${description}`;
+}
+
+/** A counterexample as lines a person can follow from top to bottom. */
+export function formatCounterexample(counterexample: Counterexample, indent = '    '): string[] {
+  const lines: string[] = [];
+  if (counterexample.explanation) lines.push(`${indent}${counterexample.explanation}`);
+  if (counterexample.failedOps?.length) {
+    lines.push(`${indent}could not be linearized:`);
+    for (const op of counterexample.failedOps) lines.push(`${indent}  ${formatOp(op)}`);
+  }
+  if (counterexample.concurrentOps?.length) {
+    lines.push(`${indent}concurrent with it (pending at that moment):`);
+    for (const op of counterexample.concurrentOps) lines.push(`${indent}  ${formatOp(op)}`);
+  }
+  const prefix = counterexample.prefix ?? [];
+  lines.push(
+    `${indent}longest linearizable prefix: ${counterexample.prefixLength} ops` +
+      (prefix.length > 0 ? `; its last ${prefix.length}, in linearization order:` : ''),
+  );
+  for (const op of prefix) lines.push(`${indent}  ${formatOp(op)}`);
+  if (counterexample.states?.length) {
+    lines.push(`${indent}model states reached there (${counterexample.configurations} configurations):`);
+    for (const state of counterexample.states) lines.push(`${indent}  ${state}`);
+  }
+  return lines;
+}
+
+function formatKey(keyResult: KeyResult): string[] {
+  const lines = [`key ${keyName(keyResult.key)}: ${verdictWord(keyResult.valid)} (${keyResult.ops} ops)`];
+  if (keyResult.reason) lines.push(`    ${keyResult.reason}`);
+  if (keyResult.counterexample) lines.push(...formatCounterexample(keyResult.counterexample));
+  return lines;
+}
+
+/** The text report: the verdict per key (or counts plus the keys that are not valid) and overall. */
+export function formatReport(
+  result: LinearizableResult,
+  file: string,
+  events: number,
+  settings: { initial: unknown; nilReadsAny: boolean | undefined },
+): string {
+  const lines: string[] = [];
+  const initialText = settings.initial === undefined ? "the model's default" : JSON.stringify(settings.initial);
+  const nilText = settings.nilReadsAny === undefined ? 'default' : settings.nilReadsAny ? 'any' : 'strict';
+  lines.push(`history: ${file} (${events} events, ${result.opCount} ops, ${result.keys.length} keys)`);
+  lines.push(`model: ${result.model} (initial ${initialText}, nil reads ${nilText})`);
+  const keys = result.keys;
+  if (keys.length <= keysListedInFull) {
+    for (const keyResult of keys) lines.push(...formatKey(keyResult));
+  } else {
+    const valid = keys.filter((key) => key.valid === true).length;
+    const invalid = keys.filter((key) => key.valid === false).length;
+    const unknown = keys.length - valid - invalid;
+    lines.push(`keys: ${keys.length} (${valid} valid, ${invalid} invalid, ${unknown} unknown)`);
+    for (const keyResult of keys) if (keyResult.valid !== true) lines.push(...formatKey(keyResult));
+  }
+  lines.push(`overall: ${verdictWord(result.valid)}`);
+  return `${lines.join('\n')}\n`;
+}
