@@ -12,13 +12,29 @@ program
   .showHelpAfterError(false)
   .configureOutput({ outputError: (text, write) => write(text.trimEnd().split('\n')[0] + '\n') });
 
-// Subcommand registrations (one line each; keep sorted).
-const registrations: Array<() => Promise<{ register(program: Command): void }>> = [
-  // REGISTRATIONS
-];
+// Subcommands by name, each in its own module. Only the one asked for is loaded (a `faultline check` should
+// not pay for dockerode and ssh2); help, or an unknown name, loads them all so commander can list them.
+const commands: Record<string, () => Promise<{ register(program: Command): void }>> = {
+  check: () => import('./check.js'),
+  cleanup: () => import('./cleanup.js'),
+  doctor: () => import('./doctor.js'),
+  images: () => import('./images.js'),
+  raftkv: () => import('./raftkv.js'),
+  report: () => import('./report.js'),
+  run: () => import('./run.js'),
+  serve: () => import('./serve.js'),
+};
 
 async function main(): Promise<number> {
-  for (const load of registrations) (await load()).register(program);
+  const asked = process.argv[2];
+  const names = asked !== undefined && asked in commands ? [asked] : Object.keys(commands);
+  try {
+    for (const name of names) (await commands[name]()).register(program);
+  } catch (error) {
+    // A module that fails to load must not exit 1, which `check` means as "invalid".
+    process.stderr.write(`faultline: could not load a command: ${error instanceof Error ? error.message : String(error)}\n`);
+    return ExitCode.error;
+  }
   try {
     await program.parseAsync(process.argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
