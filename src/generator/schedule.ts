@@ -1,0 +1,119 @@
+// Nemesis schedules as data: the whole timeline of fault starts and heals is computed from the seed up front,
+// so it can be printed, tested and replayed; scheduleGenerator then hands it to the nemesis thread on time.
+import type { FaultName, NemesisPackage } from '../../nemeses/types.js';
+import type { Generator, OpRequest } from './index.js';
+import type { Random } from './random.js';
+
+/** What a schedule needs of a nemesis package. */
+export type SchedulePackage = Pick<NemesisPackage, 'name' | 'startOp' | 'healOp'>;
+
+export interface ScheduledFault {
+  /** Nanoseconds since the test began. */
+  atNs: number;
+  fault: FaultName;
+  action: 'start' | 'stop';
+  op: OpRequest;
+}
+
+/** One event of a fixed timeline from a spec: `{at: 10, fault: partition, action: start}`. */
+export interface TimelineEvent {
+  atSeconds: number;
+  fault: FaultName;
+  action: 'start' | 'stop';
+  /** Overrides the package's own op for this event. */
+  f?: string;
+  value?: unknown;
+}
+
+const nsPerMs = 1e6;
+
+function startEvent(atNs: number, pack: SchedulePackage, random: Random): ScheduledFault {
+  const op = pack.startOp(() => random.next());
+  return { atNs, fault: pack.name, action: 'start', op: { f: op.f, value: op.value } };
+}
+
+function stopEvent(atNs: number, pack: SchedulePackage): ScheduledFault {
+  const op = pack.healOp();
+  return { atNs, fault: pack.name, action: 'stop', op: { f: op.f, value: op.value } };
+}
+
+/** Alternates quiet and faulty windows of `intervalMs` each (Jepsen's default): quiet, fault, quiet, fault, ... */
+export function periodicSchedule(options: {
+  packages: readonly SchedulePackage[];
+  intervalMs: number;
+  durationMs: number;
+  random: Random;
+}): ScheduledFault[] {
+  const { packages, intervalMs, durationMs, random } = options;
+  const events: ScheduledFault[] = [];
+  if (packages.length === 0 || !(intervalMs > 0)) return events;
+  // Bounded by durationMs / intervalMs cycles.
+  for (let startMs = intervalMs; startMs < durationMs; startMs += 2 * intervalMs) {
+    const pack = random.pick(packages);
+    events.push(startEvent(startMs * nsPerMs, pack, random));
+    const stopMs = startMs + intervalMs;
+    if (stopMs < durationMs) events.push(stopEvent(stopMs * nsPerMs, pack));
+  }
+  return events;
+}
+
+/** Like periodic, but every quiet and faulty window lasts a random 0.5x to 1.5x of `intervalMs`. */
+export function randomSchedule(options: {
+  packages: readonly SchedulePackage[];
+  intervalMs: number;
+  durationMs: number;
+  random: Random;
+}): ScheduledFault[] {
+  const { packages, intervalMs, durationMs, random } = options;
+  const events: ScheduledFault[] = [];
+  if (packages.length === 0 || !(intervalMs > 0)) return events;
+  const window = () => intervalMs * (0.5 + random.next());
+  let timeMs = window();
+  // Bounded: every window is at least intervalMs / 2 long.
+  while (timeMs < durationMs) {
+    const pack = random.pick(packages);
+    events.push(startEvent(Math.round(timeMs * nsPerMs), pack, random));
+    timeMs += window();
+    if (timeMs >= durationMs) break;
+    events.push(stopEvent(Math.round(timeMs * nsPerMs), pack));
+    timeMs += window();
+  }
+  return events;
+}
+
+/** An override object keeps the drawn fields it does not name (e.g. the seed a fault picks its nodes with). */
+function mergeValue(drawn: unknown, override: unknown): unknown {
+  const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+  return isRecord(drawn) && isRecord(override) ? { ...drawn, ...override } : override;
+}
+
+/** A fixed timeline from the spec; starts without an explicit op draw one from their package. */
+export function fixedTimeline(
+  timeline: readonly TimelineEvent[],
+  packages: readonly SchedulePackage[],
+  random: Random,
+): ScheduledFault[] {
+  const byName = new Map(packages.map((pack) => [pack.name, pack]));
+  const sorted = [...timeline].sort((a, b) => a.atSeconds - b.atSeconds);
+  return sorted.map((event) => {
+    const pack = byName.get(event.fault);
+    if (!pack) throw new RangeError(`timeline: fault '${event.fault}' is not among the test's nemeses`);
+    const atNs = Math.round(event.atSeconds * 1e9);
+    const base = event.action === 'start' ? startEvent(atNs, pack, random) : stopEvent(atNs, pack);
+    if (event.f !== undefined) base.op = { f: event.f, value: event.value ?? null };
+    else if (event.value !== undefined) base.op = { ...base.op, value: mergeValue(base.op.value, event.value) };
+    return base;
+  });
+}
+
+/** Hands a schedule to the nemesis thread, each event at its time; client threads are told it is done. */
+export function scheduleGenerator(events: readonly ScheduledFault[]): Generator {
+  let position = 0;
+  return {
+    next(context) {
+      if (context.thread !== 'nemesis' || position >= events.length) return { type: 'done' };
+      const event = events[position++];
+      return { type: 'op', op: { ...event.op, fault: event.fault, action: event.action }, atNs: event.atNs };
+    },
+  };
+}

@@ -1,0 +1,515 @@
+// The runner: one test from spec to verdict. Provision, set up, drive clients and faults under one seeded
+// generator, heal, recover, read finally, collect logs, tear down, check, store. Whatever goes wrong on the
+// way, the finally block heals every fault and tears the nodes down before it returns.
+import { setMaxListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { createBackend } from '../backends/index.js';
+import type { Backend, Node } from '../backends/types.js';
+import type { Client } from '../client.js';
+import type { Db } from '../db.js';
+import { UserError, ExitCode } from '../errors.js';
+import { HistoryWriter } from '../history/writer.js';
+import type { Op } from '../history/types.js';
+import type { Nemesis } from '../nemesis.js';
+import type { RunResults } from '../results.js';
+import type { Target } from '../target.js';
+import type { TestContext } from '../test-context.js';
+import { loadTarget } from '../targets.js';
+import { mergeValidity, type CheckResult, type Validity } from '../../checkers/types.js';
+import type { NemesisPackage } from '../../nemeses/types.js';
+import { loadWorkload, type WorkloadInstance } from '../../workloads/index.js';
+import {
+  any,
+  clients,
+  createRandom,
+  fixedTimeline,
+  nemesis as nemesisOnly,
+  periodicSchedule,
+  randomSchedule,
+  scheduleGenerator,
+  stagger,
+  timeLimit,
+  type Random,
+  type ScheduledFault,
+  type Thread,
+} from '../generator/index.js';
+import { specToArgv } from '../spec/load.js';
+import type { TestSpec } from '../spec/types.js';
+import { createRunDirectory, RunLog, runFile, updateLatest, writeJson } from '../store/index.js';
+import { createProgress, type Progress } from '../progress/index.js';
+import { createTestClock, Recorder } from './recorder.js';
+import {
+  errorText,
+  invokeClientOp,
+  invokeNemesisOp,
+  openClient,
+  runClientWorker,
+  runNemesisWorker,
+  Scheduler,
+  sleep,
+  withTimeout,
+  type ActiveFaults,
+  type WorkerEnvironment,
+} from './workers.js';
+
+export { nextProcess } from './workers.js';
+
+/** Bounds of the run's phases that the spec does not set. */
+const limits = {
+  nemesisOpTimeoutMs: 60_000,
+  nemesisTeardownTimeoutMs: 120_000,
+  dbSetupTimeoutMs: 120_000,
+  dbTeardownTimeoutMs: 60_000,
+  logDownloadTimeoutMs: 30_000,
+  backendTeardownTimeoutMs: 120_000,
+  finalPhaseMs: 60_000,
+  finalAttemptsMax: 5,
+};
+
+export interface RunOptions {
+  /** Aborting it interrupts the run (Ctrl-C, SIGTERM): faults are healed and nodes torn down, then it returns. */
+  signal?: AbortSignal;
+  /** argv that reproduces the run; default: the spec as flags. */
+  command?: string[];
+  /** Where progress and log lines go. Default process.stdout. */
+  output?: NodeJS.WriteStream;
+  /** Force the live (TTY) or plain progress form. */
+  live?: boolean;
+  /** Called as soon as the run directory exists (the CLI prints it, tests find files early). */
+  onRunDirectory?(runDir: string): void;
+  /** Called once the backend exists, so a caller can reach it (tests, cleanup on a second signal). */
+  onBackend?(backend: Backend): void;
+  /** Use this target instead of the registry's (unit tests drive the runner with small in-memory ones). */
+  target?: Target;
+  /** Use this backend instead of the registry's. */
+  backend?: Backend;
+}
+
+export interface RunOutcome {
+  runDir: string;
+  results: RunResults;
+  exitCode: number;
+}
+
+function faultlineVersion(): string {
+  for (const candidate of ['../../../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // Built (dist/src/runner) and source (src/runner) layouts differ by one level.
+    }
+  }
+  return 'unknown';
+}
+
+/** The fault timeline for the run, from the seed alone. */
+export function planSchedule(spec: TestSpec, packages: readonly NemesisPackage[], random: Random): ScheduledFault[] {
+  if (packages.length === 0) return [];
+  const durationMs = spec.timeLimitSeconds * 1000;
+  const intervalMs = spec.nemesisIntervalSeconds * 1000;
+  if (spec.nemesisSchedule === 'timeline') return fixedTimeline(spec.nemesisTimeline ?? [], packages, random);
+  if (spec.nemesisSchedule === 'periodic') return periodicSchedule({ packages, intervalMs, durationMs, random });
+  return randomSchedule({ packages, intervalMs, durationMs, random });
+}
+
+function exitCodeOf(valid: Validity): number {
+  return valid === true ? ExitCode.valid : valid === false ? ExitCode.invalid : ExitCode.unknown;
+}
+
+export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise<RunOutcome> {
+  const output = options.output ?? process.stdout;
+  const startedAt = new Date();
+  const runDir = createRunDirectory(spec.store, spec.name, startedAt);
+  options.onRunDirectory?.(runDir);
+  writeJson(runFile(runDir, 'spec'), spec);
+  const runLog = new RunLog(runFile(runDir, 'runLog'));
+  let progress: Progress | undefined;
+  const log = (message: string) => {
+    runLog.line(message);
+    if (progress) progress.log(message);
+    else output.write(`${message}\n`);
+  };
+  log(`faultline: ${spec.name}, seed ${spec.seed} (replay with --seed ${spec.seed})`);
+  log(`faultline: results in ${runDir}`);
+
+  const errors: string[] = [];
+  const clock = createTestClock();
+  const historyWriter = new HistoryWriter(runFile(runDir, 'history'));
+  const nemesisWriter = new HistoryWriter(runFile(runDir, 'nemesis'));
+  const recorder = new Recorder(clock, historyWriter, nemesisWriter);
+  // A crash between flushes must not lose recorded ops: write them out synchronously on the way down.
+  const flushOnExit = () => {
+    try {
+      historyWriter.flushSync();
+      nemesisWriter.flushSync();
+    } catch {
+      // Already closed.
+    }
+  };
+  process.on('exit', flushOnExit);
+
+  const interrupt = new AbortController();
+  // Every waiting worker listens on it: hundreds of listeners are expected, not a leak.
+  setMaxListeners(0, interrupt.signal);
+  const onExternalAbort = () => interrupt.abort();
+  if (options.signal?.aborted) interrupt.abort();
+  options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+
+  let phase = 'setup';
+  let interruptedDuring: string | undefined;
+  interrupt.signal.addEventListener('abort', () => {
+    interruptedDuring ??= phase;
+  }, { once: true });
+  const active: ActiveFaults = new Map();
+  let backend: Backend | undefined;
+  let db: Db | undefined;
+  let nemesis: Nemesis | undefined;
+  let nemesisSetUp = false;
+  let packages: NemesisPackage[] = [];
+  let nodes: Node[] = [];
+  let failure: unknown;
+  let checked: { valid: Validity; checkers: RunResults['checkers'] } | undefined;
+  let targetName = spec.target;
+  let workloadInstance: WorkloadInstance | undefined;
+  let unsubscribeBackendEvents: (() => void) | undefined;
+  let warningsLogged = 0;
+
+  const test: TestContext = {
+    name: spec.name,
+    runId: '',
+    runDir,
+    backend: undefined as unknown as Backend,
+    nodes: [],
+    seed: spec.seed,
+    spec: { ...spec } as unknown as TestContext['spec'],
+    log,
+  };
+
+  const rootRandom = createRandom(spec.seed);
+  const threadRandoms = new Map<Thread, Random>();
+  const randomFor = (thread: Thread) => {
+    let random = threadRandoms.get(thread);
+    if (!random) {
+      random = rootRandom.fork(`thread:${String(thread)}`);
+      threadRandoms.set(thread, random);
+    }
+    return random;
+  };
+  const scheduler = new Scheduler();
+  const threads: Thread[] = [...Array.from({ length: spec.concurrency }, (_, thread) => thread), 'nemesis'];
+  const healOpFor = (fault: string) => packages.find((pack) => pack.name === fault)?.healOp();
+
+  const environment = (generator: WorkerEnvironment['generator']): WorkerEnvironment => ({
+    test,
+    clock,
+    recorder,
+    generator,
+    scheduler,
+    threads,
+    concurrency: spec.concurrency,
+    randomFor,
+    signal: interrupt.signal,
+    clientTimeoutMs: spec.clientTimeoutSeconds * 1000,
+  });
+
+  let mainStartNs = 0;
+  progress = createProgress({
+    stream: output,
+    live: options.live,
+    snapshot: () => ({
+      phase,
+      elapsedMs: mainStartNs === 0 ? 0 : Math.min(spec.timeLimitSeconds * 1000, (clock.nowNs() - mainStartNs) / 1e6),
+      limitMs: spec.timeLimitSeconds * 1000,
+      ...recorder.counts,
+      activeFaults: [...active.keys()],
+    }),
+  });
+
+  const healAll = async () => {
+    if (!nemesis || !db || !nemesisSetUp) return;
+    const healEnvironment = { ...environment({ next: () => ({ type: 'done' }) }), signal: new AbortController().signal };
+    for (const [fault, heal] of [...active]) {
+      await invokeNemesisOp(healEnvironment, nemesis, db, { ...heal, fault, action: 'stop' }, active, healOpFor, limits.nemesisOpTimeoutMs);
+    }
+    const liveDb = db;
+    const liveNemesis = nemesis;
+    await withTimeout(async () => {
+      await liveNemesis.teardown(test, liveDb);
+      return undefined;
+    }, limits.nemesisTeardownTimeoutMs, (reason) => {
+      errors.push(`healing faults: ${reason}`);
+      return undefined;
+    });
+    active.clear();
+    nemesisSetUp = false;
+  };
+
+  try {
+    const target = options.target ?? (await loadTarget(spec.target));
+    targetName = target.name;
+    if (!target.workloads.includes(spec.workload)) {
+      throw new UserError(`workload: target ${spec.target} speaks ${target.workloads.join(', ')}, not '${spec.workload}'`);
+    }
+    const workload = (await loadWorkload(spec.workload)).create(spec);
+    workloadInstance = workload;
+    if (spec.nemesis.length > 0) {
+      const nemeses = await import('../../nemeses/index.js');
+      packages = nemeses.createNemesisPackages(spec.nemesis, spec.nemesisOptions);
+      nemesis = nemeses.composeNemeses(packages);
+    }
+    const schedule = planSchedule(spec, packages, rootRandom.fork('nemesis-schedule'));
+    runLog.line(`planned faults: ${schedule.map((event) => `${(event.atNs / 1e9).toFixed(1)}s ${event.op.f}`).join(', ') || 'none'}`);
+
+    phase = 'provision';
+    backend = options.backend ?? (await createBackend(spec.backend, { ...spec.backendOptions, ...(spec.hosts ? { hosts: spec.hosts } : {}) }));
+    options.onBackend?.(backend);
+    test.backend = backend;
+    test.runId = backend.runId;
+    log(`faultline: run id ${backend.runId}; provisioning ${spec.nodes} nodes on the ${spec.backend} backend`);
+    // Connection events (ssh reconnects, retries) belong next to the faults they may explain.
+    unsubscribeBackendEvents = backend.onEvent?.((event) => {
+      nemesisWriter.append({ process: 'nemesis', type: 'info', f: `backend-${event.type}`, value: event, time: clock.nowNs(), ...(event.node ? { node: event.node } : {}) });
+    });
+    nodes = await backend.provision(spec.nodes);
+    test.nodes = nodes;
+    for (const warning of backend.warnings ?? []) log(`faultline: warning: ${warning}`);
+    warningsLogged = backend.warnings?.length ?? 0;
+
+    phase = 'setup';
+    const liveDb = target.db(spec.targetOptions);
+    db = liveDb;
+    if (spec.nemesis.includes('clock') && !liveDb.clockSkewable) log(`faultline: note: ${spec.target} ignores libfaketime; clock faults will not move its clock`);
+    const setups = await Promise.allSettled(
+      nodes.map((node) => withTimeout(() => liveDb.setup(test, node), limits.dbSetupTimeoutMs, (reason) => {
+        throw new Error(reason);
+      })),
+    );
+    const setupFailures = setups.flatMap((result, index) => (result.status === 'rejected' ? [`${nodes[index].name}: ${errorText(result.reason)}`] : []));
+    if (setupFailures.length > 0) throw new Error(`setting up ${spec.target} failed: ${setupFailures.join('; ')}`);
+    log(`faultline: ${spec.target} is up on ${nodes.map((node) => `${node.name} (${node.host})`).join(', ')}`);
+    if (nemesis) {
+      // Marked first: a setup that fails half-way still gets its teardown.
+      nemesisSetUp = true;
+      await nemesis.setup(test, liveDb);
+    }
+    if (interrupt.signal.aborted) throw new Error('interrupted');
+
+    // The main phase: clients at the spec's rate and the fault schedule, both under one time limit.
+    phase = 'run';
+    const limitNs = spec.timeLimitSeconds * 1e9;
+    const generator = timeLimit(limitNs, any(clients(stagger(spec.rate, workload.generator)), nemesisOnly(scheduleGenerator(schedule))));
+    const prototype: Client = target.client(spec.workload, spec.targetOptions);
+    mainStartNs = clock.nowNs();
+    // The generator's time (rate, time limit, fault schedule) starts with the main phase, not with setup;
+    // recorded ops keep the test's own clock.
+    const mainEnvironment = { ...environment(generator), clock: { nowNs: () => clock.nowNs() - mainStartNs } };
+    const workers: Array<Promise<unknown>> = [];
+    for (let thread = 0; thread < spec.concurrency; thread++) {
+      workers.push(runClientWorker(mainEnvironment, thread, nodes[thread % nodes.length], prototype));
+    }
+    if (nemesis) workers.push(runNemesisWorker(mainEnvironment, nemesis, liveDb, active, healOpFor, limits.nemesisOpTimeoutMs));
+    const settled = await Promise.allSettled(workers);
+    for (const result of settled) if (result.status === 'rejected') errors.push(`worker: ${errorText(result.reason)}`);
+
+    phase = 'heal';
+    await healAll();
+    if (interrupt.signal.aborted) throw new Error('interrupted');
+
+    phase = 'recover';
+    log(`faultline: faults healed; ${spec.recoverySeconds} s to recover`);
+    await sleep(spec.recoverySeconds * 1000, interrupt.signal);
+    if (interrupt.signal.aborted) throw new Error('interrupted');
+
+    phase = 'final';
+    await runFinalPhase(environment(generator), prototype, nodes, workload.finalOps(nodes.map((node) => node.name)), recorder, log);
+    if (interrupt.signal.aborted) throw new Error('interrupted');
+    phase = 'teardown';
+  } catch (error) {
+    failure = error;
+    if (!(interrupt.signal.aborted && errorText(error) === 'interrupted')) errors.push(`${phase}: ${errorText(error)}`);
+    else errors.push(`interrupted during ${interruptedDuring ?? phase}`);
+    log(`faultline: ${interrupt.signal.aborted ? 'interrupted' : 'error'} during ${phase}: ${errorText(error)}; healing and tearing down`);
+  } finally {
+    phase = 'teardown';
+    try {
+      await healAll();
+    } catch (error) {
+      errors.push(`healing faults: ${errorText(error)}`);
+    }
+    if (backend && db) await collectLogs(test, backend, db, nodes, runDir, errors);
+    if (backend && db && !spec.leaveRunning) {
+      const liveDb = db;
+      await Promise.all(nodes.map((node) => withTimeout(() => liveDb.teardown(test, node), limits.dbTeardownTimeoutMs, (reason) => {
+        errors.push(`tearing down ${node.name}: ${reason}`);
+      })));
+    }
+    if (backend && !spec.leaveRunning) {
+      const liveBackend = backend;
+      await withTimeout(() => liveBackend.teardown(), limits.backendTeardownTimeoutMs, (reason) => {
+        errors.push(`backend teardown: ${reason}`);
+      });
+    } else if (backend) {
+      log(`faultline: --leave-running: cluster ${backend.runId} left up (faults healed); remove it with faultline cleanup`);
+    }
+    // Warnings may have grown while the run reconnected; the new ones go to the log too.
+    for (const warning of (backend?.warnings ?? []).slice(warningsLogged)) log(`faultline: warning: ${warning}`);
+    unsubscribeBackendEvents?.();
+    options.signal?.removeEventListener('abort', onExternalAbort);
+    progress.stop();
+    progress = undefined;
+    await historyWriter.close().catch((error: unknown) => errors.push(`history.jsonl: ${errorText(error)}`));
+    await nemesisWriter.close().catch((error: unknown) => errors.push(`nemesis.jsonl: ${errorText(error)}`));
+    process.removeListener('exit', flushOnExit);
+  }
+
+  if (failure === undefined && workloadInstance) {
+    phase = 'check';
+    output.write('faultline: checking the history\n');
+    runLog.line('checking the history');
+    checked = await runCheckers(await workloadInstance.checkers(), workloadInstance.checkContext(), recorder.history);
+  }
+
+  const valid: Validity = checked?.valid ?? 'unknown';
+  const results: RunResults = {
+    name: spec.name,
+    runId: test.runId,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    seed: spec.seed,
+    command: options.command ?? specToArgv(spec),
+    versions: { faultline: faultlineVersion(), node: process.version },
+    target: targetName,
+    backend: spec.backend,
+    workload: spec.workload,
+    nemesis: [...spec.nemesis],
+    nodes: nodes.map((node) => node.name),
+    valid,
+    checkers: checked?.checkers ?? {},
+    stats: { ...recorder.counts },
+    errors,
+  };
+  writeJson(runFile(runDir, 'results'), results);
+  updateLatest(spec.store, runDir);
+  await writeReportIfAvailable(runDir, (message) => runLog.line(message));
+  const exitCode = failure !== undefined ? (failure instanceof UserError ? failure.exitCode : ExitCode.error) : exitCodeOf(valid);
+  if (failure instanceof UserError) throw Object.assign(failure, { runDir, results });
+  return { runDir, results, exitCode };
+}
+
+/** Each checker over the history; one that throws is 'unknown' (Jepsen's rule), never a crash. */
+export async function runCheckers(
+  checkers: ReadonlyArray<{ name: string; check(context: object, history: Op[]): Promise<CheckResult> }>,
+  context: object,
+  history: Op[],
+): Promise<{ valid: Validity; checkers: RunResults['checkers'] }> {
+  let valid: Validity = true;
+  const results: RunResults['checkers'] = {};
+  for (const checker of checkers) {
+    let result: CheckResult;
+    try {
+      result = await checker.check(context, history);
+    } catch (error) {
+      result = { valid: 'unknown', error: errorText(error) };
+    }
+    results[checker.name] = result;
+    valid = mergeValidity(valid, result.valid);
+  }
+  return { valid, checkers: results };
+}
+
+/**
+ * The final phase: each final op on its node with a fresh client and process id, retried (bounded) until it
+ * succeeds, so that the checkers have a read from after the faults. Marked `final: true` in the history.
+ */
+async function runFinalPhase(
+  environment: WorkerEnvironment,
+  prototype: Client,
+  nodes: Node[],
+  finalOps: ReadonlyArray<{ node: string; op: { f: string; value: unknown; [extra: string]: unknown } }>,
+  recorder: Recorder,
+  log: (message: string) => void,
+): Promise<void> {
+  const deadlineMs = Date.now() + limits.finalPhaseMs;
+  let nextProcessId = recorder.history.reduce((highest, op) => (typeof op.process === 'number' ? Math.max(highest, op.process) : highest), -1) + 1;
+  const clientsByNode = new Map<string, Client>();
+  let failed = 0;
+  try {
+    for (const finalOp of finalOps) {
+      const node = nodes.find((candidate) => candidate.name === finalOp.node) ?? nodes[0];
+      let succeeded = false;
+      for (let attempt = 0; attempt < limits.finalAttemptsMax && Date.now() < deadlineMs && !environment.signal.aborted; attempt++) {
+        let client = clientsByNode.get(node.name);
+        if (!client) {
+          client = await openClient(environment, prototype, node, 3);
+          if (!client) break;
+          clientsByNode.set(node.name, client);
+        }
+        const completion = await invokeClientOp(environment, client, nextProcessId, node, finalOp.op);
+        // A fresh process for every attempt: an info one may still be in flight.
+        nextProcessId++;
+        if (completion.type === 'ok') {
+          succeeded = true;
+          break;
+        }
+        if (completion.type === 'info') {
+          clientsByNode.delete(node.name);
+          void withTimeout(() => client.close(environment.test), 1000, () => undefined);
+        }
+        await sleep(1000, environment.signal);
+      }
+      if (!succeeded) failed++;
+    }
+  } finally {
+    await Promise.all([...clientsByNode.values()].map((client) => withTimeout(() => client.close(environment.test), 1000, () => undefined)));
+  }
+  log(`faultline: final phase: ${finalOps.length - failed} of ${finalOps.length} final ops succeeded`);
+}
+
+/** nodes/<node>/<file> for every log file the Db names; a missing log is noted, not fatal. */
+async function collectLogs(test: TestContext, backend: Backend, db: Db, nodes: Node[], runDir: string, errors: string[]): Promise<void> {
+  await Promise.all(
+    nodes.map(async (node) => {
+      let files: string[] = [];
+      try {
+        files = db.logFiles(test, node);
+      } catch (error) {
+        errors.push(`log files of ${node.name}: ${errorText(error)}`);
+      }
+      for (const file of files) {
+        const destination = join(runDir, 'nodes', node.name, basename(file));
+        await withTimeout(async () => {
+          const { mkdirSync } = await import('node:fs');
+          mkdirSync(join(runDir, 'nodes', node.name), { recursive: true });
+          await backend.download(node, file, destination);
+          return undefined;
+        }, limits.logDownloadTimeoutMs, (reason) => {
+          errors.push(`collecting ${node.name}:${file}: ${reason}`);
+          return undefined;
+        });
+      }
+    }),
+  );
+}
+
+/** reports/index.ts `writeReport(runDir)` when that module exists; its absence is a note in run.log. */
+async function writeReportIfAvailable(runDir: string, note: (message: string) => void): Promise<void> {
+  let writeReport: ((runDir: string) => Promise<unknown>) | undefined;
+  try {
+    const specifier: string = new URL('../../reports/index.js', import.meta.url).href;
+    const module = (await import(specifier)) as { writeReport?: (runDir: string) => Promise<unknown> };
+    writeReport = module.writeReport;
+  } catch {
+    note('report: reports/index.js is not in this build; no report.html');
+    return;
+  }
+  if (typeof writeReport !== 'function') {
+    note('report: reports/index.js has no writeReport; no report.html');
+    return;
+  }
+  try {
+    await writeReport(runDir);
+  } catch (error) {
+    note(`report: writing report.html failed: ${errorText(error)}`);
+  }
+}

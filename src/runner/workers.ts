@@ -1,0 +1,256 @@
+// Client and nemesis workers: each asks the one seeded generator for its next op, invokes it with a bound,
+// and records both ends. Jepsen's rule lives here: an info completion retires the process id.
+import type { Client } from '../client.js';
+import type { Db } from '../db.js';
+import type { Node } from '../backends/types.js';
+import type { Op, Process } from '../history/types.js';
+import type { Nemesis } from '../nemesis.js';
+import type { TestContext } from '../test-context.js';
+import type { Generator, Random, Thread } from '../generator/index.js';
+import type { Recorder, TestClock } from './recorder.js';
+
+/**
+ * Jepsen's rule: after an info completion the process may still have an op in flight, so it is retired and
+ * the thread continues as process + concurrency; ok and fail keep the process.
+ */
+export function nextProcess(process: number, completionType: Op['type'], concurrency: number): number {
+  return completionType === 'info' ? process + concurrency : process;
+}
+
+/** Shared by all workers of a run: in-flight count and a way to wake threads waiting on "pending". */
+export class Scheduler {
+  outstanding = 0;
+  private waiters = new Set<() => void>();
+
+  /** Wakes every waiting thread (after any completion). */
+  notify(): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves on the next completion, after `timeoutMs`, or on abort, whichever comes first. */
+  wait(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', finish);
+        this.waiters.delete(finish);
+        resolve();
+      };
+      const timer = setTimeout(finish, Math.max(0, timeoutMs));
+      signal.addEventListener('abort', finish, { once: true });
+      this.waiters.add(finish);
+    });
+  }
+}
+
+/** Sleeps `ms`, or less when aborted; resolves true when it slept the whole time. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const finish = (completed: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(completed);
+    };
+    const onAbort = () => finish(false);
+    const timer = setTimeout(() => finish(true), Math.max(0, ms));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Runs `action` with a bound; past it (or on a throw) the result is `onTimeout(reason)`. */
+export async function withTimeout<T>(action: () => Promise<T>, timeoutMs: number, onFailure: (reason: string) => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = (async () => action())();
+  // The abandoned promise may still reject later; it must not become an unhandled rejection.
+  attempt.catch(() => {});
+  const deadline = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(onFailure(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([attempt.catch((error: unknown) => onFailure(errorText(error))), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Turns whatever a client or nemesis returned into a completion type and fields; anything odd is info. */
+export function completionOf(result: unknown): { type: 'ok' | 'fail' | 'info'; value: unknown; error?: string; extra: Record<string, unknown> } {
+  if (result === null || typeof result !== 'object') return { type: 'info', value: null, error: 'invoke returned no completion', extra: {} };
+  const { type, value, error, index: _index, time: _time, process: _process, f: _f, ...extra } = result as Record<string, unknown>;
+  if (type !== 'ok' && type !== 'fail' && type !== 'info') {
+    return { type: 'info', value: value ?? null, error: `invoke returned completion type ${JSON.stringify(type)}`, extra };
+  }
+  return { type, value: value === undefined ? null : value, error: typeof error === 'string' ? error : undefined, extra };
+}
+
+export interface WorkerEnvironment {
+  test: TestContext;
+  clock: TestClock;
+  recorder: Recorder;
+  generator: Generator;
+  scheduler: Scheduler;
+  threads: readonly Thread[];
+  concurrency: number;
+  randomFor(thread: Thread): Random;
+  /** Aborted on Ctrl-C/SIGTERM: workers stop asking for ops (ops in flight still complete or time out). */
+  signal: AbortSignal;
+  clientTimeoutMs: number;
+  /** Longest a worker sleeps before asking again when told "pending" without a time. */
+  pendingPollMs?: number;
+}
+
+/** Asks the generator for this thread's next op and waits until it is due; undefined when done or aborted. */
+async function nextDueOp(environment: WorkerEnvironment, thread: Thread, process: Process) {
+  const { generator, scheduler, clock, signal } = environment;
+  const pollMs = environment.pendingPollMs ?? 100;
+  // Each turn either returns or sleeps; the generator's time limit and the abort signal end the loop.
+  while (!signal.aborted) {
+    const next = generator.next({
+      timeNs: clock.nowNs(),
+      thread,
+      process,
+      threads: environment.threads,
+      concurrency: environment.concurrency,
+      random: environment.randomFor(thread),
+      outstanding: scheduler.outstanding,
+    });
+    if (next.type === 'done') return undefined;
+    if (next.type === 'pending') {
+      const untilMs = next.untilNs === undefined ? pollMs : Math.min(pollMs, (next.untilNs - clock.nowNs()) / 1e6);
+      await scheduler.wait(untilMs, signal);
+      continue;
+    }
+    const waitMs = (next.atNs - clock.nowNs()) / 1e6;
+    if (waitMs > 0 && !(await sleep(waitMs, signal))) return undefined;
+    return next.op;
+  }
+  return undefined;
+}
+
+/** Opens a client for the node, retrying (bounded by the abort signal and `attemptsMax`) while the node is down. */
+export async function openClient(
+  environment: WorkerEnvironment,
+  prototype: Client,
+  node: Node,
+  attemptsMax = 1000,
+): Promise<Client | undefined> {
+  for (let attempt = 0; attempt < attemptsMax && !environment.signal.aborted; attempt++) {
+    try {
+      return await withTimeout(() => prototype.open(environment.test, node), environment.clientTimeoutMs, (reason) => {
+        throw new Error(reason);
+      });
+    } catch (error) {
+      if (attempt === 0) environment.test.log(`client for ${node.name}: open failed (${errorText(error)}); retrying`);
+      await sleep(Math.min(1000, 100 * (attempt + 1)), environment.signal);
+    }
+  }
+  return undefined;
+}
+
+/** Performs one client op on `client` with the client timeout and records both ends; a throw becomes info. */
+export async function invokeClientOp(
+  environment: WorkerEnvironment,
+  client: Client,
+  process: number,
+  node: Node,
+  request: { f: string; value: unknown; [extra: string]: unknown },
+): Promise<Op> {
+  const { recorder, scheduler, test, clientTimeoutMs } = environment;
+  const invoke = recorder.invoke(process, { ...request, node: node.name });
+  scheduler.outstanding++;
+  try {
+    const result = await withTimeout<unknown>(() => client.invoke(test, invoke), clientTimeoutMs, (reason) => ({ type: 'info', value: null, error: reason }));
+    const completion = completionOf(result);
+    return recorder.complete(invoke, completion.type, { ...completion.extra, value: completion.value, ...(completion.error ? { error: completion.error } : {}), node: node.name });
+  } finally {
+    scheduler.outstanding--;
+    scheduler.notify();
+  }
+}
+
+/**
+ * One client thread: process ids thread, thread + concurrency, ... (a new one after every info, with a fresh
+ * client, since the old connection may still carry the op that timed out). Returns the last process id used.
+ */
+export async function runClientWorker(environment: WorkerEnvironment, thread: number, node: Node, prototype: Client): Promise<number> {
+  let process = thread;
+  let client = await openClient(environment, prototype, node);
+  try {
+    // Bounded by the generator (time limit) and the abort signal.
+    while (client) {
+      const request = await nextDueOp(environment, thread, process);
+      if (!request) break;
+      const completion = await invokeClientOp(environment, client, process, node, request);
+      const next = nextProcess(process, completion.type, environment.concurrency);
+      if (next !== process) {
+        process = next;
+        const retired = client;
+        void withTimeout(() => retired.close(environment.test), 1000, () => undefined);
+        client = await openClient(environment, prototype, node);
+      }
+    }
+  } finally {
+    if (client) {
+      const last = client;
+      await withTimeout(() => last.close(environment.test), 1000, () => undefined);
+    }
+  }
+  return process;
+}
+
+/** Faults currently in force, by fault name, with the op that heals each (for the progress line and the final heal). */
+export type ActiveFaults = Map<string, { f: string; value: unknown }>;
+
+/** Performs one nemesis op with a bound, records it (history and nemesis.jsonl) and tracks active faults. */
+export async function invokeNemesisOp(
+  environment: WorkerEnvironment,
+  nemesis: Nemesis,
+  db: Db,
+  request: { f: string; value: unknown; [extra: string]: unknown },
+  active: ActiveFaults,
+  healOpFor: (fault: string) => { f: string; value: unknown } | undefined,
+  nemesisTimeoutMs: number,
+): Promise<Op> {
+  const { recorder, test } = environment;
+  const invoke = recorder.invoke('nemesis', request);
+  const fault = typeof request.fault === 'string' ? request.fault : undefined;
+  // Marked active before the op runs: if it half-happens and then fails, the final heal still covers it.
+  if (fault && request.action === 'start') {
+    const heal = healOpFor(fault);
+    if (heal) active.set(fault, heal);
+  }
+  const result = await withTimeout<unknown>(() => nemesis.invoke(test, db, invoke), nemesisTimeoutMs, (reason) => ({ type: 'info', value: null, error: reason }));
+  const completion = completionOf(result);
+  const op = recorder.complete(invoke, completion.type, { ...completion.extra, value: completion.value, ...(completion.error ? { error: completion.error } : {}) });
+  // Nemeses complete a fault they carried out as info with what they did (Jepsen's habit); an error says otherwise.
+  const succeeded = completion.type !== 'fail' && completion.error === undefined;
+  if (fault && request.action === 'stop' && succeeded) active.delete(fault);
+  if (fault && request.action === 'start' && completion.type === 'fail') active.delete(fault);
+  if (!succeeded) test.log(`nemesis ${request.f}: ${completion.type}${completion.error ? ` (${completion.error})` : ''}`);
+  return op;
+}
+
+/** The nemesis thread: takes scheduled fault ops from the generator until it is done or aborted. */
+export async function runNemesisWorker(
+  environment: WorkerEnvironment,
+  nemesis: Nemesis,
+  db: Db,
+  active: ActiveFaults,
+  healOpFor: (fault: string) => { f: string; value: unknown } | undefined,
+  nemesisTimeoutMs: number,
+): Promise<void> {
+  // Bounded by the schedule's length, the time limit and the abort signal.
+  for (;;) {
+    const request = await nextDueOp(environment, 'nemesis', 'nemesis');
+    if (!request) return;
+    await invokeNemesisOp(environment, nemesis, db, request, active, healOpFor, nemesisTimeoutMs);
+  }
+}

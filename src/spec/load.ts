@@ -1,0 +1,310 @@
+// Loads and validates a test spec from a YAML/JSON file and command-line flags (flags win), naming the field,
+// and for files the line, of anything wrong: "spec.yaml:3: nodes: expected an integer from 1 to 9, got 'five'".
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { UserError, inputError } from '../errors.js';
+import type { FaultName } from '../../nemeses/types.js';
+import type { TimelineEvent } from '../generator/schedule.js';
+import { freshSeed } from '../generator/random.js';
+import {
+  backendNames,
+  defaultSpec,
+  faultNames,
+  targetNames,
+  workloadNames,
+  type TestSpec,
+} from './types.js';
+
+/** raftkv's bug switches (issue 3); a spec naming another is refused before any node starts. */
+export const raftkvBugs = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read'] as const;
+
+/** A value before validation, with where it came from (a file and line, or a flag) for messages. */
+interface RawValue {
+  value: unknown;
+  where: { file: string; line?: number; label: string };
+}
+
+function fail(raw: RawValue, expected: string): never {
+  const shown = typeof raw.value === 'string' ? `'${raw.value}'` : JSON.stringify(raw.value);
+  const message = `${raw.where.label}: expected ${expected}, got ${shown}`;
+  if (raw.where.line === undefined && raw.where.file === '') throw new UserError(message);
+  throw inputError(raw.where.file, raw.where.line, message);
+}
+
+function integerIn(raw: RawValue, min: number, max: number): number {
+  const { value } = raw;
+  const parsed = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) fail(raw, `an integer from ${min} to ${max}`);
+  return parsed;
+}
+
+function numberIn(raw: RawValue, min: number, max: number, unit: string): number {
+  const { value } = raw;
+  const parsed = typeof value === 'number' ? value : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isFinite(parsed) || parsed < min || parsed > max) fail(raw, `a number of ${unit} from ${min} to ${max}`);
+  return parsed;
+}
+
+function oneOf<T extends string>(raw: RawValue, choices: readonly T[]): T {
+  if (typeof raw.value !== 'string' || !choices.includes(raw.value as T)) fail(raw, `one of ${choices.join(', ')}`);
+  return raw.value as T;
+}
+
+function boolean(raw: RawValue): boolean {
+  if (raw.value === true || raw.value === 'true') return true;
+  if (raw.value === false || raw.value === 'false') return false;
+  return fail(raw, 'true or false');
+}
+
+function text(raw: RawValue, pattern: RegExp, expected: string): string {
+  if (typeof raw.value !== 'string' || !pattern.test(raw.value)) fail(raw, expected);
+  return raw.value;
+}
+
+function faultList(raw: RawValue): FaultName[] {
+  const expected = `'none' or a comma-separated list of ${faultNames.join(', ')}`;
+  let items: unknown[];
+  if (typeof raw.value === 'string') items = raw.value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  else if (Array.isArray(raw.value)) items = raw.value;
+  else if (raw.value === null) items = ['none'];
+  else return fail(raw, expected);
+  if (items.length === 1 && items[0] === 'none') return [];
+  const faults: FaultName[] = [];
+  for (const item of items) {
+    if (typeof item !== 'string' || !faultNames.includes(item as FaultName)) fail(raw, expected);
+    if (!faults.includes(item as FaultName)) faults.push(item as FaultName);
+  }
+  return faults;
+}
+
+/** Spec fields by every name they may have in a file (flag spelling and camelCase). */
+const fileKeys: Record<string, string> = {};
+const fieldsInFiles = [
+  'name', 'target', 'backend', 'nodes', 'workload', 'keys', 'key-distribution', 'ops-per-key', 'nemesis',
+  'nemesis-interval', 'nemesis-schedule', 'nemesis-timeline', 'nemesis-options', 'time-limit', 'concurrency', 'rate', 'seed', 'store',
+  'bug', 'leave-running', 'recovery', 'client-timeout', 'target-options', 'backend-options',
+];
+/** Backend flags passed through to the backend, which validates them (ssh: src/backends/ssh/options.ts). */
+const backendFlags = ['ssh-user', 'ssh-key', 'ssh-port', 'ssh-known-hosts', 'ssh-strict'];
+for (const key of backendFlags) fileKeys[key] = key;
+for (const key of backendFlags) fileKeys[key.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())] = key;
+for (const key of fieldsInFiles) {
+  fileKeys[key] = key;
+  fileKeys[key.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())] = key;
+}
+
+/** Reads a spec file into raw values with the line of each; YAML is a superset of JSON, so both parse here. */
+export function readSpecFile(path: string): Map<string, RawValue> {
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UserError(`${path}: cannot read the spec file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  return parseSpecText(content, path);
+}
+
+export function parseSpecText(content: string, file: string): Map<string, RawValue> {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(content, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const first = document.errors[0];
+    const line = first.linePos?.[0]?.line ?? lineCounter.linePos(first.pos[0]).line;
+    throw inputError(file, line, `expected a YAML or JSON map of spec fields (${first.message.split('\n')[0]})`);
+  }
+  const raws = new Map<string, RawValue>();
+  const root = document.contents;
+  if (root === null) return raws;
+  if (!isMap(root)) throw inputError(file, 1, 'expected a map of spec fields (e.g. "nodes: 5")');
+  const lineOf = (node: YamlNode | null | undefined) => (node?.range ? lineCounter.linePos(node.range[0]).line : undefined);
+  for (const pair of root.items) {
+    const keyNode = pair.key as YamlNode;
+    const keyText = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+    const line = lineOf(keyNode);
+    const field = fileKeys[keyText];
+    if (!field) {
+      throw inputError(file, line, `unknown field '${keyText}' (expected one of ${fieldsInFiles.join(', ')})`);
+    }
+    const valueNode = pair.value as YamlNode | null;
+    const value = valueNode === null || valueNode === undefined ? null : (valueNode as { toJSON(): unknown }).toJSON();
+    // Timeline entries keep their own lines so a bad event is pointed at exactly.
+    if (field === 'nemesis-timeline' && isSeq(valueNode)) {
+      const itemLines = valueNode.items.map((item) => lineOf(item as YamlNode));
+      raws.set(field, { value: { items: value, itemLines }, where: { file, line, label: keyText } });
+      continue;
+    }
+    raws.set(field, { value, where: { file, line, label: keyText } });
+  }
+  return raws;
+}
+
+/**
+ * Flag values from commander (camelCase option names, string values) as raw values; `undefined` flags are
+ * absent. The flag names are the file's field names with a leading `--`.
+ */
+export function flagsToRaw(flags: Record<string, unknown>): Map<string, RawValue> {
+  const raws = new Map<string, RawValue>();
+  for (const [option, value] of Object.entries(flags)) {
+    if (value === undefined) continue;
+    const field = fileKeys[option];
+    if (!field) continue;
+    raws.set(field, { value, where: { file: '', label: `--${field}` } });
+  }
+  return raws;
+}
+
+function timeline(raw: RawValue, faults: readonly FaultName[]): TimelineEvent[] {
+  const wrapped = raw.value as { items?: unknown; itemLines?: Array<number | undefined> } | null;
+  const items = wrapped && Array.isArray(wrapped.items) ? wrapped.items : Array.isArray(raw.value) ? raw.value : undefined;
+  if (!items) return fail(raw, 'a list of events such as {at: 10, fault: partition, action: start}');
+  return items.map((item: unknown, index: number) => {
+    const itemWhere = { ...raw.where, line: wrapped?.itemLines?.[index] ?? raw.where.line, label: `${raw.where.label}[${index}]` };
+    const event = item as Record<string, unknown> | null;
+    const at = { value: event?.at, where: { ...itemWhere, label: `${itemWhere.label}.at` } };
+    const fault = { value: event?.fault, where: { ...itemWhere, label: `${itemWhere.label}.fault` } };
+    const action = { value: event?.action ?? 'start', where: { ...itemWhere, label: `${itemWhere.label}.action` } };
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+      fail({ value: item, where: itemWhere }, 'an event such as {at: 10, fault: partition, action: start}');
+    }
+    const parsed: TimelineEvent = {
+      atSeconds: numberIn(at, 0, 86_400, 'seconds'),
+      fault: oneOf(fault, faultNames),
+      action: oneOf(action, ['start', 'stop'] as const),
+    };
+    if (!faults.includes(parsed.fault)) fail(fault, `a fault listed in nemesis (${faults.join(', ') || 'none'})`);
+    if (event.f !== undefined) parsed.f = text({ value: event.f, where: { ...itemWhere, label: `${itemWhere.label}.f` } }, /^[a-z][a-z-]*$/, 'a nemesis op name such as start-partition');
+    if (event.value !== undefined) parsed.value = event.value;
+    return parsed;
+  });
+}
+
+/** Validates merged raw values (flags over file) into a complete spec with defaults filled in. */
+export function validateSpec(raws: Map<string, RawValue>): TestSpec {
+  const get = (field: string) => raws.get(field);
+  const spec: TestSpec = { ...defaultSpec, nemesis: [...defaultSpec.nemesis], nemesisOptions: {}, backendOptions: {}, targetOptions: {}, name: '', seed: 0 };
+
+  const target = get('target');
+  if (target) spec.target = oneOf(target, targetNames);
+  const backend = get('backend');
+  if (backend) spec.backend = oneOf(backend, backendNames);
+  const workload = get('workload');
+  if (workload) spec.workload = oneOf(workload, workloadNames);
+
+  const nodes = get('nodes');
+  if (nodes) {
+    const looksLikeHosts = Array.isArray(nodes.value) || (typeof nodes.value === 'string' && nodes.value.includes(','));
+    if (spec.backend === 'ssh') {
+      const hosts = Array.isArray(nodes.value) ? nodes.value : typeof nodes.value === 'string' ? nodes.value.split(',').map((host) => host.trim()) : [];
+      if (hosts.length < 1 || hosts.length > 9 || hosts.some((host) => typeof host !== 'string' || !/^[A-Za-z0-9@._:-]+$/.test(host))) {
+        fail(nodes, 'a list of 1 to 9 hosts (user@host or host, comma-separated)');
+      }
+      spec.hosts = hosts as string[];
+      spec.nodes = hosts.length;
+    } else if (looksLikeHosts) {
+      fail(nodes, 'an integer from 1 to 9 (a host list needs --backend ssh)');
+    } else {
+      spec.nodes = integerIn(nodes, 1, 9);
+    }
+  } else if (spec.backend === 'ssh') {
+    throw new UserError('nodes: expected a list of hosts for --backend ssh (e.g. --nodes db1,db2,db3)');
+  }
+
+  const keys = get('keys');
+  if (keys) spec.keys = integerIn(keys, 1, 10_000);
+  const keyDistribution = get('key-distribution');
+  if (keyDistribution) spec.keyDistribution = oneOf(keyDistribution, ['uniform', 'zipfian'] as const);
+  const opsPerKey = get('ops-per-key');
+  if (opsPerKey) spec.opsPerKey = integerIn(opsPerKey, 1, 1_000_000);
+
+  const nemesis = get('nemesis');
+  if (nemesis) spec.nemesis = faultList(nemesis);
+  const interval = get('nemesis-interval');
+  if (interval) spec.nemesisIntervalSeconds = numberIn(interval, 0.1, 3600, 'seconds');
+  const schedule = get('nemesis-schedule');
+  if (schedule) spec.nemesisSchedule = oneOf(schedule, ['periodic', 'random', 'timeline'] as const);
+  const timelineRaw = get('nemesis-timeline');
+  if (timelineRaw) {
+    spec.nemesisTimeline = timeline(timelineRaw, spec.nemesis);
+    if (!schedule) spec.nemesisSchedule = 'timeline';
+  }
+  if (spec.nemesisSchedule === 'timeline' && !spec.nemesisTimeline) {
+    throw new UserError('nemesis-schedule: timeline needs a nemesis-timeline list in the spec file');
+  }
+
+  const timeLimit = get('time-limit');
+  if (timeLimit) spec.timeLimitSeconds = numberIn(timeLimit, 1, 86_400, 'seconds');
+  const concurrency = get('concurrency');
+  if (concurrency) spec.concurrency = integerIn(concurrency, 1, 1000);
+  const rate = get('rate');
+  if (rate) spec.rate = numberIn(rate, 0.1, 1_000_000, 'ops per second');
+  const seed = get('seed');
+  spec.seed = seed ? integerIn(seed, 0, Number.MAX_SAFE_INTEGER) : freshSeed();
+  const store = get('store');
+  if (store) spec.store = text(store, /^.+$/, 'a directory path');
+  const leaveRunning = get('leave-running');
+  if (leaveRunning) spec.leaveRunning = boolean(leaveRunning);
+  const recovery = get('recovery');
+  if (recovery) spec.recoverySeconds = numberIn(recovery, 0, 3600, 'seconds');
+  const clientTimeout = get('client-timeout');
+  if (clientTimeout) spec.clientTimeoutSeconds = numberIn(clientTimeout, 0.1, 3600, 'seconds');
+
+  const nemesisOptions = get('nemesis-options');
+  if (nemesisOptions) {
+    if (nemesisOptions.value === null || typeof nemesisOptions.value !== 'object' || Array.isArray(nemesisOptions.value)) {
+      fail(nemesisOptions, 'a map of nemesis options (e.g. killTargets: [majority, all])');
+    }
+    spec.nemesisOptions = { ...(nemesisOptions.value as Record<string, unknown>) };
+  }
+  const backendOptions = get('backend-options');
+  if (backendOptions) {
+    if (backendOptions.value === null || typeof backendOptions.value !== 'object' || Array.isArray(backendOptions.value)) {
+      fail(backendOptions, 'a map of backend options (e.g. ssh-user: admin)');
+    }
+    spec.backendOptions = { ...(backendOptions.value as Record<string, unknown>) };
+  }
+  for (const flag of backendFlags) {
+    const raw = get(flag);
+    if (raw) spec.backendOptions[flag] = raw.value;
+  }
+  const targetOptions = get('target-options');
+  if (targetOptions) {
+    if (targetOptions.value === null || typeof targetOptions.value !== 'object' || Array.isArray(targetOptions.value)) {
+      fail(targetOptions, 'a map of target options');
+    }
+    spec.targetOptions = { ...(targetOptions.value as Record<string, unknown>) };
+  }
+  const bug = get('bug');
+  if (bug) {
+    if (spec.target !== 'raftkv') fail(bug, 'no bug switch: only the raftkv target has them');
+    spec.bug = oneOf(bug, raftkvBugs);
+    spec.targetOptions.bug = spec.bug;
+  }
+
+  const name = get('name');
+  spec.name = name ? text(name, /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a name of letters, digits, dots, dashes and underscores') : `${spec.target}-${spec.workload}`;
+  return spec;
+}
+
+/** The whole loader: an optional spec file, then flags over it. */
+export function loadSpec(options: { file?: string; flags?: Record<string, unknown> }): TestSpec {
+  const raws = options.file ? readSpecFile(options.file) : new Map<string, RawValue>();
+  for (const [field, raw] of flagsToRaw(options.flags ?? {})) raws.set(field, raw);
+  return validateSpec(raws);
+}
+
+/** argv that replays this spec (every field as a flag, the seed included); a timeline needs its spec file too. */
+export function specToArgv(spec: TestSpec): string[] {
+  const argv = ['faultline', 'run',
+    '--name', spec.name, '--target', spec.target, '--backend', spec.backend,
+    '--nodes', spec.hosts ? spec.hosts.join(',') : String(spec.nodes), '--workload', spec.workload,
+    '--keys', String(spec.keys), '--key-distribution', spec.keyDistribution, '--ops-per-key', String(spec.opsPerKey),
+    '--nemesis', spec.nemesis.length > 0 ? spec.nemesis.join(',') : 'none', '--nemesis-interval', String(spec.nemesisIntervalSeconds),
+    '--nemesis-schedule', spec.nemesisSchedule,
+    '--time-limit', String(spec.timeLimitSeconds), '--concurrency', String(spec.concurrency), '--rate', String(spec.rate),
+    '--seed', String(spec.seed), '--store', spec.store, '--recovery', String(spec.recoverySeconds),
+    '--client-timeout', String(spec.clientTimeoutSeconds)];
+  if (spec.bug) argv.push('--bug', spec.bug);
+  for (const flag of backendFlags) if (spec.backendOptions[flag] !== undefined) argv.push(`--${flag}`, String(spec.backendOptions[flag]));
+  if (spec.leaveRunning) argv.push('--leave-running');
+  return argv;
+}

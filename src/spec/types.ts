@@ -1,0 +1,78 @@
+// The test spec: everything that describes one run, after validation (file values overridden by flags).
+import type { BackendName } from '../backends/types.js';
+import type { FaultName } from '../../nemeses/types.js';
+import type { TimelineEvent } from '../generator/schedule.js';
+
+export type SpecWorkload = 'register' | 'set';
+export type KeyDistribution = 'uniform' | 'zipfian';
+export type NemesisScheduleKind = 'periodic' | 'random' | 'timeline';
+
+export const faultNames: readonly FaultName[] = ['partition', 'kill', 'pause', 'clock', 'disk', 'packet'];
+export const targetNames = ['raftkv', 'etcd'] as const;
+export const backendNames: readonly BackendName[] = ['local', 'docker', 'ssh'];
+export const workloadNames: readonly SpecWorkload[] = ['register', 'set'];
+
+export interface TestSpec {
+  /** Test name: the store folder, e.g. "raftkv-register". */
+  name: string;
+  target: string;
+  backend: BackendName;
+  /** Node count; with the ssh backend, the length of `hosts`. */
+  nodes: number;
+  /** ssh backend only: the machines, one per node. */
+  hosts?: string[];
+  workload: SpecWorkload;
+  /** register: how many keys are live at once. */
+  keys: number;
+  keyDistribution: KeyDistribution;
+  /** register: ops on a key before it is retired for a fresh one (keeps each key's history checkable). */
+  opsPerKey: number;
+  nemesis: FaultName[];
+  nemesisIntervalSeconds: number;
+  nemesisSchedule: NemesisScheduleKind;
+  nemesisTimeline?: TimelineEvent[];
+  /** Options for the nemesis packages (nemeses/common.ts NemesisOptions, e.g. killTargets: [majority, all]). */
+  nemesisOptions: Record<string, unknown>;
+  timeLimitSeconds: number;
+  concurrency: number;
+  /** Client ops per second over all workers together. */
+  rate: number;
+  seed: number;
+  /** Root of the results store. */
+  store: string;
+  /** raftkv bug switch (stale-read, lazy-fsync, forget-vote, lease-read). */
+  bug?: string;
+  leaveRunning: boolean;
+  /** Quiet time after healing, before the final phase. */
+  recoverySeconds: number;
+  /** A client op not answered within this becomes info. */
+  clientTimeoutSeconds: number;
+  /** Passed to createBackend as they are (ssh: ssh-user, ssh-key, ssh-port, ssh-known-hosts, ssh-strict). */
+  backendOptions: Record<string, unknown>;
+  /** Passed to the target's Db and Client as they are (bug is added here too). */
+  targetOptions: Record<string, unknown>;
+}
+
+/** `faultline run` with no arguments (issue 4): 5-node raftkv, local backend, register, four faults, 60 s. */
+export const defaultSpec: Omit<TestSpec, 'name' | 'seed'> = {
+  target: 'raftkv',
+  backend: 'local',
+  nodes: 5,
+  workload: 'register',
+  keys: 5,
+  keyDistribution: 'uniform',
+  opsPerKey: 300,
+  nemesis: ['partition', 'kill', 'pause', 'clock'],
+  nemesisIntervalSeconds: 5,
+  nemesisSchedule: 'random',
+  nemesisOptions: {},
+  timeLimitSeconds: 60,
+  concurrency: 10,
+  rate: 100,
+  store: 'store',
+  leaveRunning: false,
+  recoverySeconds: 5,
+  clientTimeoutSeconds: 10,
+  backendOptions: {},
+  targetOptions: {},
+};
