@@ -1,0 +1,291 @@
+// Public API of the linearizability checker: split a history into independent keys, search each, merge.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { History, Key, Op } from '../../src/history/types.js';
+import type { Checker, CheckResult, Validity } from '../types.js';
+import { mergeValidity } from '../types.js';
+import { searchKey, type Counterexample, type KeyInput, type KeyOp, type KeySearchResult, type SearchLimits, type SearchStrategy } from './engine.js';
+import { getModel, type Model } from './models.js';
+
+export type { Counterexample, CounterexampleOp } from './engine.js';
+export { canonicalJson, getModel, modelNames, type Model, type ModelOp, type ModelOptions } from './models.js';
+
+export interface LinearizableOptions {
+  model: string | Model;
+  initial?: unknown;
+  nilReadsAny?: boolean;
+  /** Search budget; past it the key's verdict is 'unknown', never wrong. Default: none. */
+  timeoutMs?: number;
+  /** Worker threads for independent keys; 0 = in this thread; default: min(cores, keys) when it pays. */
+  workers?: number;
+  /** Cap on configurations kept at once (a memory bound); past it the key is 'unknown'. Default 200000. */
+  maxConfigurations?: number;
+}
+
+export interface KeyResult {
+  key: Key;
+  valid: Validity;
+  ops: number;
+  counterexample?: Counterexample;
+  reason?: string;
+  /** Largest number of configurations the search held at once for this key. */
+  peakConfigurations?: number;
+}
+
+export interface LinearizableResult extends CheckResult {
+  valid: Validity;
+  model: string;
+  keys: KeyResult[];
+  opCount: number;
+}
+
+const DEFAULT_MAX_CONFIGURATIONS = 200_000;
+/** Below this many ops, starting worker threads costs more than it saves. */
+const WORKER_MIN_OPS = 50_000;
+
+/** Splits a history into one input per independent key (and per model partition), in first-seen order. */
+export function splitHistory(history: History, model: Model): KeyInput[] {
+  if (model.partition) return splitPartitioned(history, model);
+  // One pass, reading each op once: on big histories the reads of the ops dominate.
+  interface Builder {
+    input: KeyInput;
+    open: Map<number, number>;
+  }
+  const builders = new Map<Key, Builder>();
+  const openBuilders = new Map<number, Builder>();
+  for (let position = 0; position < history.length; position++) {
+    const op = history[position];
+    const process = op.process;
+    if (typeof process !== 'number') continue;
+    const index = typeof op.index === 'number' ? op.index : position;
+    if (op.type === 'invoke') {
+      const key = op.key ?? null;
+      let builder = builders.get(key);
+      if (!builder) builders.set(key, (builder = { input: { key, ops: [], events: [] }, open: new Map() }));
+      const id = builder.input.ops.length;
+      builder.input.ops.push({ f: op.f, process, invokeValue: op.value ?? null, completionValue: null, outcome: 'info', invokeIndex: index, completionIndex: -1 });
+      builder.input.events.push(id + 1);
+      builder.open.set(process, id);
+      openBuilders.set(process, builder);
+      continue;
+    }
+    const builder = openBuilders.get(process);
+    if (!builder) continue;
+    openBuilders.delete(process);
+    const id = builder.open.get(process)!;
+    builder.open.delete(process);
+    const entry = builder.input.ops[id];
+    entry.completionValue = op.value ?? null;
+    entry.completionIndex = index;
+    entry.outcome = op.type === 'ok' ? 'ok' : op.type === 'fail' ? 'fail' : 'info';
+    if (op.type === 'ok') builder.input.events.push(-(id + 1));
+  }
+  return [...builders.values()].map((builder) => builder.input);
+}
+
+function splitPartitioned(history: History, model: Model): KeyInput[] {
+  const groups = new Map<Key, Op[]>();
+  const positions = new Map<Op, number>();
+  const openKeys = new Map<number, Key>();
+  for (let position = 0; position < history.length; position++) {
+    const op = history[position];
+    if (typeof op.process !== 'number') continue;
+    let key: Key;
+    if (op.type === 'invoke') {
+      key = op.key ?? null;
+      openKeys.set(op.process, key);
+    } else {
+      key = openKeys.has(op.process) ? openKeys.get(op.process)! : (op.key ?? null);
+      openKeys.delete(op.process);
+    }
+    if (typeof op.index !== 'number') positions.set(op, position);
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = []));
+    group.push(op);
+  }
+  const inputs: KeyInput[] = [];
+  for (const [key, ops] of groups) {
+    for (const part of model.partition!(ops)) inputs.push(buildKeyInput(key, part, positions));
+  }
+  return inputs;
+}
+
+function buildKeyInput(key: Key, history: readonly Op[], positions: Map<Op, number>): KeyInput {
+  const ops: KeyOp[] = [];
+  const events: number[] = [];
+  const open = new Map<number, number>();
+  for (const op of history) {
+    const process = op.process as number;
+    const index = typeof op.index === 'number' ? op.index : (positions.get(op) ?? -1);
+    if (op.type === 'invoke') {
+      const id = ops.length;
+      ops.push({ f: op.f, process, invokeValue: op.value ?? null, completionValue: null, outcome: 'info', invokeIndex: index, completionIndex: -1 });
+      open.set(process, id);
+      events.push(id + 1);
+      continue;
+    }
+    const id = open.get(process);
+    if (id === undefined) continue;
+    open.delete(process);
+    const entry = ops[id];
+    entry.completionValue = op.value ?? null;
+    entry.completionIndex = index;
+    entry.outcome = op.type === 'ok' ? 'ok' : op.type === 'fail' ? 'fail' : 'info';
+    if (op.type === 'ok') events.push(-(id + 1));
+  }
+  return { key, ops, events };
+}
+
+function resolveModel(options: LinearizableOptions): Model {
+  if (typeof options.model !== 'string') return options.model;
+  return getModel(options.model, { initial: options.initial, nilReadsAny: options.nilReadsAny });
+}
+
+/** Once some key is already invalid, the most a hard key may still take: its verdict cannot change the answer. */
+const AFTER_VIOLATION_BUDGET_MS = 150;
+
+function toKeyResult(result: KeySearchResult): KeyResult {
+  const keyResult: KeyResult = { key: result.key, valid: result.valid, ops: result.ops, peakConfigurations: result.peakConfigurations };
+  if (result.counterexample) keyResult.counterexample = result.counterexample;
+  if (result.reason) keyResult.reason = result.reason;
+  return keyResult;
+}
+
+/**
+ * Checks independent keys: first every key breadth-first (cheap keys finish, violations show early);
+ * then keys that held too many configurations depth-first, sharing the time left; then invalid keys
+ * once more, recording paths, to explain them.
+ */
+export function checkKeys(model: Model, inputs: readonly KeyInput[], limits: SearchLimits): KeyResult[] {
+  // Breadth-first gives up early, first at a fortieth of the cap (most keys need far less), then at a
+  // quarter: past that, depth-first is usually faster.
+  const quickLimits = { ...limits, maxConfigurations: Math.max(1, Math.floor(limits.maxConfigurations / 40)) };
+  const breadthLimits = { ...limits, maxConfigurations: Math.max(1, Math.floor(limits.maxConfigurations / 4)) };
+  const results: KeySearchResult[] = inputs.map((input) => searchKey(model, input, quickLimits, false, 'frontier'));
+  const strategies: SearchStrategy[] = inputs.map(() => 'frontier');
+  const hard = inputs.map((_, i) => i).filter((i) => results[i].valid === 'unknown' && results[i].limit === 'memory');
+  hard.forEach((i, position) => {
+    const violated = results.some((result) => result.valid === false);
+    if (!violated) {
+      results[i] = searchKey(model, inputs[i], breadthLimits, false, 'frontier');
+      if (results[i].valid !== 'unknown' || results[i].limit !== 'memory') return;
+    }
+    const now = Date.now();
+    let deadline = limits.deadline === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : now + Math.max(0, (limits.deadline - now) / (hard.length - position));
+    if (violated) deadline = Math.min(deadline, now + AFTER_VIOLATION_BUDGET_MS);
+    // Too many configurations at once: depth-first holds fewer, and often goes straight through.
+    const depth = searchKey(model, inputs[i], { ...limits, deadline }, false, 'depth');
+    if (depth.valid !== 'unknown') {
+      results[i] = depth;
+      strategies[i] = 'depth';
+    } else if (violated) {
+      results[i] = { ...results[i], reason: `${results[i].reason}; not searched further, another key is already invalid` };
+    }
+  });
+  return results.map((result, i) => {
+    if (result.valid !== false) return toKeyResult(result);
+    const explained = searchKey(model, inputs[i], strategies[i] === 'frontier' ? breadthLimits : limits, true, strategies[i]);
+    if (explained.valid === false) return toKeyResult(explained);
+    return toKeyResult({ ...result, reason: 'the search to explain the violation ran out of budget' });
+  });
+}
+
+/** The compiled worker script, when running from dist/ (under vitest on .ts sources there is none). */
+function workerScript(): URL | undefined {
+  if (!import.meta.url.endsWith('.js')) return undefined;
+  const url = new URL('./worker.js', import.meta.url);
+  return existsSync(fileURLToPath(url)) ? url : undefined;
+}
+
+export interface WorkerRequest {
+  model: string;
+  initial?: unknown;
+  nilReadsAny?: boolean;
+  limits: SearchLimits;
+  inputs: KeyInput[];
+}
+
+async function checkInWorkers(options: LinearizableOptions & { model: string }, inputs: KeyInput[], limits: SearchLimits, workerCount: number, script: URL): Promise<KeyResult[]> {
+  // Largest keys first, each to the least-loaded worker, so the workers finish together.
+  const order = inputs.map((input, position) => ({ input, position })).sort((a, b) => b.input.events.length - a.input.events.length);
+  const batches: { positions: number[]; inputs: KeyInput[]; load: number }[] = Array.from({ length: workerCount }, () => ({ positions: [], inputs: [], load: 0 }));
+  for (const { input, position } of order) {
+    let lightest = batches[0];
+    for (const batch of batches) if (batch.load < lightest.load) lightest = batch;
+    lightest.positions.push(position);
+    lightest.inputs.push(input);
+    lightest.load += input.events.length;
+  }
+  const results: KeyResult[] = new Array(inputs.length);
+  await Promise.all(
+    batches
+      .filter((batch) => batch.inputs.length > 0)
+      .map(
+        (batch) =>
+          new Promise<void>((resolve, reject) => {
+            const request: WorkerRequest = { model: options.model, initial: options.initial, nilReadsAny: options.nilReadsAny, limits, inputs: batch.inputs };
+            const worker = new Worker(script, { workerData: request });
+            let settled = false;
+            worker.once('message', (message: KeyResult[]) => {
+              settled = true;
+              message.forEach((result, i) => (results[batch.positions[i]] = result));
+              resolve();
+            });
+            worker.once('error', (error) => {
+              settled = true;
+              reject(error);
+            });
+            worker.once('exit', (code) => {
+              if (!settled) reject(new Error(`linearizability worker exited with code ${code}`));
+            });
+          }),
+      ),
+  );
+  return results;
+}
+
+/** Checks that `history` is linearizable with respect to the model, key by key. */
+export async function checkLinearizable(history: History, options: LinearizableOptions): Promise<LinearizableResult> {
+  const model = resolveModel(options);
+  const inputs = splitHistory(history, model);
+  const limits: SearchLimits = {
+    deadline: options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs,
+    maxConfigurations: options.maxConfigurations ?? DEFAULT_MAX_CONFIGURATIONS,
+  };
+  const opCount = inputs.reduce((sum, input) => sum + input.ops.length, 0);
+  const script = typeof options.model === 'string' ? workerScript() : undefined;
+  const wanted = options.workers ?? (opCount >= WORKER_MIN_OPS ? availableParallelism() : 0);
+  const workerCount = Math.min(wanted, inputs.length);
+  let keys: KeyResult[];
+  if (script && workerCount >= 2 && typeof options.model === 'string') {
+    try {
+      keys = await checkInWorkers({ ...options, model: options.model }, inputs, limits, workerCount, script);
+    } catch {
+      // Threads unavailable (or a worker died): the same search in this thread gives the same answer.
+      keys = checkKeys(model, inputs, limits);
+    }
+  } else {
+    keys = checkKeys(model, inputs, limits);
+  }
+  let valid: Validity = true;
+  for (const key of keys) valid = mergeValidity(valid, key.valid);
+  return { valid, model: model.name, keys, opCount };
+}
+
+/** The checker for composition: options from the call, overridden by the check context's. */
+export function linearizableChecker(options: LinearizableOptions): Checker {
+  return {
+    name: 'linearizable',
+    async check(context, history) {
+      const fromContext = context.options ?? {};
+      const merged: LinearizableOptions = { ...options };
+      if (typeof fromContext.model === 'string') merged.model = fromContext.model;
+      if ('initial' in fromContext) merged.initial = fromContext.initial;
+      if (typeof fromContext.nilReadsAny === 'boolean') merged.nilReadsAny = fromContext.nilReadsAny;
+      if (context.timeoutMs !== undefined && merged.timeoutMs === undefined) merged.timeoutMs = context.timeoutMs;
+      return checkLinearizable(history, merged);
+    },
+  };
+}
