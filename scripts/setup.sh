@@ -9,7 +9,9 @@ mode=${1:-run}
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` with the committed lock, not `npm ci`: this npm writes only this platform's optional
+  # packages into the lock (rollup's), and `npm ci` then refuses the lock as out of sync.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 echo "setup: building"
