@@ -127,6 +127,12 @@ export function collectNodeLogs(runDir: string, reportDir: string, tailLines = 6
   return logs;
 }
 
+/** results.json's `warnings` (RunResults), kept only if they are strings: the file may come from anywhere. */
+function runWarningsOf(results: ReportResults): string[] {
+  const warnings: unknown = results.warnings;
+  return Array.isArray(warnings) ? warnings.filter((warning): warning is string => typeof warning === 'string') : [];
+}
+
 /** Results when a run left none (killed mid-way): the verdict is unknown until someone checks it. */
 function placeholderResults(name: string): ReportResults {
   return { name, valid: 'unknown', checkers: {}, errors: ['no results.json in this run directory (the run may have been killed before checking)'] };
@@ -180,7 +186,8 @@ export async function writeReport(runDir: string, options: WriteReportOptions = 
     summary,
     nemesisRecords: nemesis.records,
     logs: collectNodeLogs(directory, dirname(out), options.logTailLines),
-    warnings: [...warnings, ...nemesis.warnings],
+    // The run's own warnings (e.g. ssh host keys accepted unverified) first, then what reading its files found.
+    warnings: [...runWarningsOf(finalResults), ...warnings, ...nemesis.warnings],
     checkedWith,
     generatedAt: new Date().toISOString(),
   };

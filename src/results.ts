@@ -35,4 +35,9 @@ export interface RunResults {
   stats: { ops: number; ok: number; fail: number; info: number };
   /** Anything that went wrong outside the verdict (a fault that could not heal, a node that would not start). */
   errors: string[];
+  /**
+   * What the user must know about the run that is not an error (ssh: host keys accepted unverified under
+   * --ssh-strict=false). Absent in results written before this field existed.
+   */
+  warnings?: string[];
 }

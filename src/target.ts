@@ -18,6 +18,11 @@ export interface Target {
   readonly name: string;
   /** Workloads whose ops this target's client speaks. */
   readonly workloads: readonly WorkloadName[];
+  /**
+   * Optional: the least size, in MiB, of a node's data volume this target needs (etcd preallocates its WAL).
+   * The runner asks the backend for a volume this large unless the user set a size; absent: the backend's default.
+   */
+  readonly dataVolumeMb?: number;
   db(options: Record<string, unknown>): Db;
   client(workload: WorkloadName, options: Record<string, unknown>): Client;
 }

@@ -1,11 +1,12 @@
 // `faultline run [spec.yaml] [flags]`: one complete test (issue 4). Flags override the spec file; Ctrl-C and
 // SIGTERM heal faults and tear nodes down before exiting; the exit code is the verdict (0, 1, 3) or 2.
 import type { Command } from 'commander';
+import { addSshFlags } from '../backends/ssh/flags.js';
 import { loadSpec } from '../spec/index.js';
 import { runTest } from '../runner/index.js';
 
 export function register(program: Command): void {
-  program
+  const runCommand = program
     .command('run')
     .description('run a test: a cluster, concurrent clients, a schedule of faults, a recorded history, a verdict')
     .argument('[spec]', 'YAML or JSON spec file (flags override its fields)')
@@ -26,15 +27,12 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of every random choice; printed at the start of every run')
     .option('--store <dir>', 'results store (default store)')
     .option('--bug <name>', 'raftkv bug switch: stale-read, lazy-fsync, forget-vote, lease-read')
+    .option('--serializable-reads', "etcd: read with etcd's serializable (member-local, possibly stale) reads")
     .option('--recovery <seconds>', 'quiet time after healing, before the final reads (default 5)')
     .option('--client-timeout <seconds>', 'a client op unanswered this long is recorded as info (default 10)')
-    .option('--ssh-user <user>', 'ssh backend: login user')
-    .option('--ssh-key <path>', 'ssh backend: private key file')
-    .option('--ssh-port <port>', 'ssh backend: port (default 22)')
-    .option('--ssh-known-hosts <path>', 'ssh backend: known_hosts file')
-    .option('--ssh-strict <bool>', 'ssh backend: verify host keys (true or false)')
-    .option('--leave-running', 'keep the cluster up after the run (faults healed) for inspection')
-    .action(async (file: string | undefined, flags: Record<string, unknown>) => {
+    .option('--leave-running', 'keep the cluster up after the run (faults healed) for inspection');
+  // The ssh backend declares its flags once (src/backends/ssh/flags.ts), for run and cleanup alike.
+  addSshFlags(runCommand).action(async (file: string | undefined, flags: Record<string, unknown>) => {
       const spec = loadSpec({ file, flags });
       const command = ['faultline', ...process.argv.slice(process.argv.indexOf('run'))];
       if (flags.seed === undefined) command.push('--seed', String(spec.seed));
@@ -57,6 +55,7 @@ export function register(program: Command): void {
         const outcome = await runTest(spec, { signal: interrupt.signal, command });
         const verdict = outcome.results.valid === true ? 'valid' : outcome.results.valid === false ? 'INVALID' : 'unknown';
         for (const error of outcome.results.errors) process.stdout.write(`faultline: problem: ${error}\n`);
+        for (const warning of outcome.results.warnings ?? []) process.stdout.write(`faultline: warning: ${warning}\n`);
         process.stdout.write(`faultline: verdict: ${verdict} (exit ${outcome.exitCode})\n`);
         process.stdout.write(`faultline: results: ${outcome.runDir}\n`);
         process.exitCode = outcome.exitCode;

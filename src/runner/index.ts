@@ -4,8 +4,8 @@
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { createBackend } from '../backends/index.js';
-import type { Backend, Node } from '../backends/types.js';
+import { createBackend, type BackendOptions } from '../backends/index.js';
+import type { Backend, BackendEvent, Node } from '../backends/types.js';
 import type { Client } from '../client.js';
 import type { Db } from '../db.js';
 import { UserError, ExitCode } from '../errors.js';
@@ -38,6 +38,7 @@ import { specToArgv } from '../spec/load.js';
 import type { TestSpec } from '../spec/types.js';
 import { createRunDirectory, RunLog, runFile, updateLatest, writeJson } from '../store/index.js';
 import { createProgress, type Progress } from '../progress/index.js';
+import { NemesisLog } from './nemesis-log.js';
 import { createTestClock, Recorder } from './recorder.js';
 import {
   errorText,
@@ -113,6 +114,28 @@ export function planSchedule(spec: TestSpec, packages: readonly NemesisPackage[]
   return randomSchedule({ packages, intervalMs, durationMs, random });
 }
 
+/** Names under which each backend takes the size of a node's data volume, in MiB. */
+const dataVolumeOptionNames: Record<string, readonly string[]> = {
+  local: ['diskSizeMb'],
+  docker: ['dataSizeMiB'],
+  ssh: ['ssh-tmpfs-mb', 'sshTmpfsMb', 'data-volume-mb', 'dataVolumeMb'],
+};
+
+/**
+ * What createBackend gets for this spec and target: the spec's backend options (ssh flags and fields
+ * included), the ssh host list, the target's name (docker picks the target's image by it), and the data
+ * volume the target needs unless the user set one (etcd's WAL does not fit the local backend's default).
+ */
+export function backendOptionsFor(spec: TestSpec, target: Pick<Target, 'name' | 'dataVolumeMb'>): BackendOptions {
+  const options: BackendOptions = { ...spec.backendOptions };
+  if (spec.hosts) options.hosts = [...spec.hosts];
+  options.target ??= target.name;
+  const sizeNames = dataVolumeOptionNames[spec.backend] ?? [];
+  const sizeGiven = sizeNames.some((name) => options[name] !== undefined);
+  if (target.dataVolumeMb !== undefined && !sizeGiven && sizeNames.length > 0) options[sizeNames[0]] = target.dataVolumeMb;
+  return options;
+}
+
 function exitCodeOf(valid: Validity): number {
   return valid === true ? ExitCode.valid : valid === false ? ExitCode.invalid : ExitCode.unknown;
 }
@@ -136,7 +159,7 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
   const errors: string[] = [];
   const clock = createTestClock();
   const historyWriter = new HistoryWriter(runFile(runDir, 'history'));
-  const nemesisWriter = new HistoryWriter(runFile(runDir, 'nemesis'));
+  const nemesisWriter = new NemesisLog(runFile(runDir, 'nemesis'));
   const recorder = new Recorder(clock, historyWriter, nemesisWriter);
   // A crash between flushes must not lose recorded ops: write them out synchronously on the way down.
   const flushOnExit = () => {
@@ -174,6 +197,14 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
   let workloadInstance: WorkloadInstance | undefined;
   let unsubscribeBackendEvents: (() => void) | undefined;
   let warningsLogged = 0;
+  const earlyBackendEventsMax = 1000;
+  const earlyBackendEvents: Array<{ event: BackendEvent; hrtimeNs: bigint }> = [];
+  const writeBackendEvent = (event: BackendEvent, time: number) => {
+    nemesisWriter.appendEvent({ process: 'nemesis', type: 'info', f: `backend-${event.type}`, value: event, time, ...(event.node ? { node: event.node } : {}) });
+  };
+  const writeEarlyBackendEvents = () => {
+    for (const early of earlyBackendEvents.splice(0)) writeBackendEvent(early.event, clock.timeOf(early.hrtimeNs));
+  };
 
   const test: TestContext = {
     name: spec.name,
@@ -213,13 +244,12 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     clientTimeoutMs: spec.clientTimeoutSeconds * 1000,
   });
 
-  let mainStartNs = 0;
   progress = createProgress({
     stream: output,
     live: options.live,
     snapshot: () => ({
       phase,
-      elapsedMs: mainStartNs === 0 ? 0 : Math.min(spec.timeLimitSeconds * 1000, (clock.nowNs() - mainStartNs) / 1e6),
+      elapsedMs: clock.started ? Math.min(spec.timeLimitSeconds * 1000, clock.nowNs() / 1e6) : 0,
       limitMs: spec.timeLimitSeconds * 1000,
       ...recorder.counts,
       activeFaults: [...active.keys()],
@@ -262,14 +292,18 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     runLog.line(`planned faults: ${schedule.map((event) => `${(event.atNs / 1e9).toFixed(1)}s ${event.op.f}`).join(', ') || 'none'}`);
 
     phase = 'provision';
-    backend = options.backend ?? (await createBackend(spec.backend, { ...spec.backendOptions, ...(spec.hosts ? { hosts: spec.hosts } : {}) }));
+    backend = options.backend ?? (await createBackend(spec.backend, backendOptionsFor(spec, target)));
     options.onBackend?.(backend);
     test.backend = backend;
     test.runId = backend.runId;
     log(`faultline: run id ${backend.runId}; provisioning ${spec.nodes} nodes on the ${spec.backend} backend`);
-    // Connection events (ssh reconnects, retries) belong next to the faults they may explain.
+    // Connection events (ssh reconnects, retries) belong next to the faults they may explain. They carry no
+    // history index (they are not history ops); those from before the client phase wait for its time 0, so
+    // their times come out negative (before the test began) and the file stays in time order.
     unsubscribeBackendEvents = backend.onEvent?.((event) => {
-      nemesisWriter.append({ process: 'nemesis', type: 'info', f: `backend-${event.type}`, value: event, time: clock.nowNs(), ...(event.node ? { node: event.node } : {}) });
+      runLog.line(`backend event: ${JSON.stringify(event)}`);
+      if (!clock.started && earlyBackendEvents.length < earlyBackendEventsMax) earlyBackendEvents.push({ event, hrtimeNs: process.hrtime.bigint() });
+      else if (clock.started) writeBackendEvent(event, clock.nowNs());
     });
     nodes = await backend.provision(spec.nodes);
     test.nodes = nodes;
@@ -300,10 +334,11 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     const limitNs = spec.timeLimitSeconds * 1e9;
     const generator = timeLimit(limitNs, any(clients(stagger(spec.rate, workload.generator)), nemesisOnly(scheduleGenerator(schedule))));
     const prototype: Client = target.client(spec.workload, spec.targetOptions);
-    mainStartNs = clock.nowNs();
-    // The generator's time (rate, time limit, fault schedule) starts with the main phase, not with setup;
-    // recorded ops keep the test's own clock.
-    const mainEnvironment = { ...environment(generator), clock: { nowNs: () => clock.nowNs() - mainStartNs } };
+    // Time 0 of the test: the history's times, the rate, the time limit and the fault schedule all count from
+    // here, so a fault planned at 2 s comes 2 s into the client phase whatever provisioning and setup took.
+    clock.start();
+    writeEarlyBackendEvents();
+    const mainEnvironment = environment(generator);
     const workers: Array<Promise<unknown>> = [];
     for (let thread = 0; thread < spec.concurrency; thread++) {
       workers.push(runClientWorker(mainEnvironment, thread, nodes[thread % nodes.length], prototype));
@@ -355,6 +390,8 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     // Warnings may have grown while the run reconnected; the new ones go to the log too.
     for (const warning of (backend?.warnings ?? []).slice(warningsLogged)) log(`faultline: warning: ${warning}`);
     unsubscribeBackendEvents?.();
+    // A run that never reached its client phase has no time 0: its events keep times since the run began.
+    writeEarlyBackendEvents();
     options.signal?.removeEventListener('abort', onExternalAbort);
     progress.stop();
     progress = undefined;
@@ -389,6 +426,8 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     stats: { ...recorder.counts },
     errors,
   };
+  const warnings = [...(backend?.warnings ?? [])];
+  if (warnings.length > 0) results.warnings = warnings;
   writeJson(runFile(runDir, 'results'), results);
   updateLatest(spec.store, runDir);
   await writeReportIfAvailable(runDir, (message) => runLog.line(message));

@@ -7,14 +7,38 @@ export interface OpSink {
   append(op: Omit<Op, 'index'> & { index?: number }): number;
 }
 
-/** Nanoseconds since the test began. */
+/** Nanoseconds since the test began: the start of the client phase (Jepsen's relative-time origin). */
 export interface TestClock {
   nowNs(): number;
 }
 
-export function createTestClock(): TestClock {
-  const startNs = process.hrtime.bigint();
-  return { nowNs: () => Number(process.hrtime.bigint() - startNs) };
+/**
+ * The run's clock. Until `start()` it counts from its creation; `start()` (called as the client phase begins)
+ * makes that instant time 0, so history times, the fault schedule and the time limit share one origin and
+ * the minutes of provisioning and setup before it count for none of them.
+ */
+export interface RunClock extends TestClock {
+  start(): void;
+  readonly started: boolean;
+  /** This clock's time of an earlier `process.hrtime.bigint()` reading: negative for one taken before start. */
+  timeOf(hrtimeNs: bigint): number;
+}
+
+export function createTestClock(): RunClock {
+  let originNs = process.hrtime.bigint();
+  let started = false;
+  return {
+    nowNs: () => Number(process.hrtime.bigint() - originNs),
+    timeOf: (hrtimeNs) => Number(hrtimeNs - originNs),
+    start() {
+      if (started) return;
+      started = true;
+      originNs = process.hrtime.bigint();
+    },
+    get started() {
+      return started;
+    },
+  };
 }
 
 export interface RecordedCounts {

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Backend, Node } from '../backends/types.js';
+import type { Backend, BackendEvent, Node } from '../backends/types.js';
 import type { Client } from '../client.js';
 import type { Db } from '../db.js';
 import type { Op } from '../history/types.js';
@@ -88,8 +88,11 @@ describe('process retirement (Jepsen rule)', () => {
   });
 });
 
-/** An in-memory replicated-store stand-in: registers per key and a set; `stale` makes reads lag one write behind. */
-function memoryTarget(options: { stale?: boolean; loseAdds?: boolean }): Target & { torn: string[] } {
+/**
+ * An in-memory replicated-store stand-in: registers per key and a set; `stale` makes reads lag one write behind;
+ * `setupMs` makes each node's setup take that long (a slow cluster start).
+ */
+function memoryTarget(options: { stale?: boolean; loseAdds?: boolean; setupMs?: number }): Target & { torn: string[] } {
   const registers = new Map<unknown, unknown>();
   const previous = new Map<unknown, unknown>();
   const set: number[] = [];
@@ -97,7 +100,7 @@ function memoryTarget(options: { stale?: boolean; loseAdds?: boolean }): Target 
   const delay = () => new Promise((resolve) => setTimeout(resolve, 1));
   const db: Db = {
     clockSkewable: true,
-    setup: async () => {},
+    setup: () => new Promise((resolve) => setTimeout(resolve, options.setupMs ?? 0)),
     teardown: async (_test, node) => {
       torn.push(node.name);
     },
@@ -139,13 +142,37 @@ function memoryTarget(options: { stale?: boolean; loseAdds?: boolean }): Target 
   return { name: 'memory', workloads: ['register', 'set'], db: () => db, client: () => client, torn };
 }
 
-function memoryBackend(): Backend & { tornDown: boolean } {
+/**
+ * A stand-in backend. With `warnings` it reports them as the ssh backend does; with `events` it emits one
+ * connection event while provisioning (before the client phase) and one from every exec (during faults).
+ */
+function memoryBackend(options: { warnings?: string[]; events?: boolean } = {}): Backend & { tornDown: boolean } {
+  const listeners = new Set<(event: BackendEvent) => void>();
+  const emit = (type: string, node?: string) => {
+    for (const listener of listeners) listener({ type, timeMs: Date.now(), ...(node ? { node } : {}) });
+  };
   const backend = {
     name: 'local' as const,
     runId: 'unit-run',
     tornDown: false,
-    provision: async (count: number) => Array.from({ length: count }, (_, index) => ({ ...fakeNode, name: `n${index + 1}` })),
-    exec: async () => ({ exitCode: 0, stdout: '', stderr: '' }),
+    ...(options.warnings ? { warnings: options.warnings } : {}),
+    ...(options.events
+      ? {
+          onEvent(listener: (event: BackendEvent) => void) {
+            listeners.add(listener);
+            return () => listeners.delete(listener);
+          },
+        }
+      : {}),
+    provision: async (count: number) => {
+      emit('connection-lost', 'n1');
+      emit('reconnected', 'n1');
+      return Array.from({ length: count }, (_, index) => ({ ...fakeNode, name: `n${index + 1}` }));
+    },
+    exec: async (node: Node) => {
+      emit('retry', node.name);
+      return { exitCode: 0, stdout: '', stderr: '' };
+    },
     startDaemon: async () => 1,
     upload: async () => {},
     download: async (node: Node, remotePath: string, localPath: string) => writeFileSync(localPath, `log of ${node.name} ${remotePath}\n`),
@@ -208,5 +235,72 @@ describe('runTest with in-memory stand-ins', () => {
     expect(outcome.results.valid).toBe('unknown');
     expect(outcome.results.errors.join()).toMatch(/interrupted during run/);
     expect(backend.tornDown).toBe(true);
+  });
+});
+
+/** Every line of a JSONL file. */
+function jsonLines(path: string): Array<Record<string, unknown>> {
+  return readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('time 0 is the start of the client phase', () => {
+  it('a fault planned at 0.5-1.2 s comes 0.5-1.2 s into the client phase, after a 1.5 s setup, in history and nemesis.jsonl alike', async () => {
+    const setupMs = 1500;
+    const file = join(storeRoot, 'timeline.yaml');
+    writeFileSync(file, 'nemesis: [kill]\nnemesis-timeline:\n  - {at: 0.5, fault: kill, action: start, value: {targets: one}}\n  - {at: 1.2, fault: kill, action: stop}\n');
+    const timelineSpec = loadSpec({ file, flags: { timeLimit: '2', rate: '200', concurrency: '2', nodes: '3', recovery: '0', seed: '11', store: storeRoot, name: 'memory-timing' } });
+    const outcome = await runTest(timelineSpec, { target: memoryTarget({ setupMs }), backend: memoryBackend(), output: quietOutput });
+    expect(outcome.results.errors).toEqual([]);
+    const history = jsonLines(join(outcome.runDir, 'history.jsonl')) as Op[];
+    const clientInvokes = history.filter((op) => op.process !== 'nemesis' && op.type === 'invoke');
+    const faultStart = history.find((op) => op.process === 'nemesis' && op.type === 'invoke' && op.action === 'start');
+    const faultStop = history.find((op) => op.process === 'nemesis' && op.type === 'invoke' && op.action === 'stop');
+    expect(faultStart && faultStop).toBeTruthy();
+    // Counted from the run's start, the first client op would come after the whole setup.
+    expect(clientInvokes[0].time).toBeGreaterThanOrEqual(0);
+    expect(clientInvokes[0].time).toBeLessThan(setupMs * 1e6);
+    // A schedule counted from the run's start would be overdue by then and fire at once, back to back.
+    expect(faultStart!.time).toBeGreaterThanOrEqual(0.5e9);
+    expect(faultStop!.time).toBeGreaterThanOrEqual(1.2e9);
+    expect(clientInvokes.filter((op) => op.time < faultStart!.time).length).toBeGreaterThan(0);
+    expect(clientInvokes.filter((op) => op.time > faultStart!.time && op.time < faultStop!.time).length).toBeGreaterThan(0);
+    // nemesis.jsonl keeps the nemesis completions with the same index and time as history.jsonl.
+    const byIndex = new Map(history.map((op) => [op.index, op]));
+    const nemesisLines = jsonLines(join(outcome.runDir, 'nemesis.jsonl'));
+    expect(nemesisLines.length).toBe(2);
+    for (const line of nemesisLines) expect(byIndex.get(line.index as number)).toEqual(line);
+  });
+});
+
+describe('backend warnings and events', () => {
+  it('warnings go to results.json, report.html and the log; events go to nemesis.jsonl without a history index', async () => {
+    const warning = 'ssh: host key checking is OFF (--ssh-strict=false): the nodes were not verified to be the machines named';
+    const printed: string[] = [];
+    const output = { write: (text: string) => printed.push(text) > 0, isTTY: false } as unknown as NodeJS.WriteStream;
+    const file = join(storeRoot, 'events.yaml');
+    // Each partition start and heal runs iptables through exec, and every exec emits a backend event.
+    writeFileSync(file, 'nemesis: [partition]\nnemesis-timeline:\n  - {at: 0.3, fault: partition, action: start}\n  - {at: 0.8, fault: partition, action: stop}\n');
+    const eventsSpec = loadSpec({ file, flags: { timeLimit: '1.5', rate: '200', concurrency: '2', nodes: '3', recovery: '0', seed: '5', store: storeRoot, name: 'memory-events' } });
+    const outcome = await runTest(eventsSpec, { target: memoryTarget({}), backend: memoryBackend({ warnings: [warning], events: true }), output });
+    expect(outcome.results.warnings).toEqual([warning]);
+    expect(JSON.parse(readFileSync(join(outcome.runDir, 'results.json'), 'utf8')).warnings).toEqual([warning]);
+    expect(readFileSync(join(outcome.runDir, 'report.html'), 'utf8')).toContain('host key checking is OFF (--ssh-strict=false)');
+    expect(printed.join('')).toContain(`faultline: warning: ${warning}`);
+
+    const history = jsonLines(join(outcome.runDir, 'history.jsonl')) as Op[];
+    expect(history.map((op) => op.index)).toEqual(history.map((_, position) => position));
+    const nemesisLines = jsonLines(join(outcome.runDir, 'nemesis.jsonl'));
+    const events = nemesisLines.filter((line) => String(line.f).startsWith('backend-'));
+    const nemesisOps = nemesisLines.filter((line) => !String(line.f).startsWith('backend-'));
+    expect(nemesisOps.length).toBe(2);
+    for (const op of nemesisOps) expect(history[op.index as number]).toEqual(op);
+    for (const event of events) expect(event).not.toHaveProperty('index');
+    // Provisioning's two events come before time 0 (so their times are negative), then the execs of setup
+    // and of the fault's start (at 0.3 s) and heal (at 0.8 s).
+    expect(events.slice(0, 2).map((event) => [event.f, event.node])).toEqual([['backend-connection-lost', 'n1'], ['backend-reconnected', 'n1']]);
+    expect(events[1].time as number).toBeLessThan(0);
+    expect(events.filter((event) => (event.time as number) >= 0.3e9).length).toBeGreaterThanOrEqual(2);
+    const times = nemesisLines.map((line) => line.time as number);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 });

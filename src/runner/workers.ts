@@ -128,8 +128,13 @@ async function nextDueOp(environment: WorkerEnvironment, thread: Thread, process
       await scheduler.wait(untilMs, signal);
       continue;
     }
-    const waitMs = (next.atNs - clock.nowNs()) / 1e6;
-    if (waitMs > 0 && !(await sleep(waitMs, signal))) return undefined;
+    // Node's timers may fire up to a millisecond before their delay by the monotonic clock: sleep again
+    // (bounded) so an op is never invoked before its time, as the generator promised.
+    for (let nap = 0; nap < 5; nap++) {
+      const waitMs = (next.atNs - clock.nowNs()) / 1e6;
+      if (waitMs <= 0) break;
+      if (!(await sleep(Math.max(1, waitMs), signal))) return undefined;
+    }
     return next.op;
   }
   return undefined;

@@ -6,6 +6,7 @@ import { UserError, inputError } from '../errors.js';
 import type { FaultName } from '../../nemeses/types.js';
 import type { TimelineEvent } from '../generator/schedule.js';
 import { freshSeed } from '../generator/random.js';
+import { SSH_OPTION_FIELDS } from '../backends/ssh/flags.js';
 import {
   backendNames,
   defaultSpec,
@@ -14,6 +15,9 @@ import {
   workloadNames,
   type TestSpec,
 } from './types.js';
+
+/** Targets whose client can read with etcd's serializable (member-local, possibly stale) reads. */
+export const serializableReadTargets: readonly string[] = ['etcd'];
 
 /** raftkv's bug switches (issue 3); a spec naming another is refused before any node starts. */
 export const raftkvBugs = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read'] as const;
@@ -50,6 +54,13 @@ function oneOf<T extends string>(raw: RawValue, choices: readonly T[]): T {
   return raw.value as T;
 }
 
+/** A value that is well-formed but not allowed here: "--bug: only the raftkv target has bug switches". */
+function refuse(raw: RawValue, message: string): never {
+  const text = `${raw.where.label}: ${message}`;
+  if (raw.where.line === undefined && raw.where.file === '') throw new UserError(text);
+  throw inputError(raw.where.file, raw.where.line, text);
+}
+
 function boolean(raw: RawValue): boolean {
   if (raw.value === true || raw.value === 'true') return true;
   if (raw.value === false || raw.value === 'false') return false;
@@ -82,10 +93,13 @@ const fileKeys: Record<string, string> = {};
 const fieldsInFiles = [
   'name', 'target', 'backend', 'nodes', 'workload', 'keys', 'key-distribution', 'ops-per-key', 'nemesis',
   'nemesis-interval', 'nemesis-schedule', 'nemesis-timeline', 'nemesis-options', 'time-limit', 'concurrency', 'rate', 'seed', 'store',
-  'bug', 'leave-running', 'recovery', 'client-timeout', 'target-options', 'backend-options',
+  'bug', 'serializable-reads', 'leave-running', 'recovery', 'client-timeout', 'target-options', 'backend-options',
 ];
-/** Backend flags passed through to the backend, which validates them (ssh: src/backends/ssh/options.ts). */
-const backendFlags = ['ssh-user', 'ssh-key', 'ssh-port', 'ssh-known-hosts', 'ssh-strict'];
+/**
+ * Backend flags passed through to the backend, which validates them (ssh: src/backends/ssh/options.ts): the
+ * ssh backend's own list, so a flag added there reaches `faultline run` from flags and spec files alike.
+ */
+const backendFlags: readonly string[] = SSH_OPTION_FIELDS;
 for (const key of backendFlags) fileKeys[key] = key;
 for (const key of backendFlags) fileKeys[key.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase())] = key;
 for (const key of fieldsInFiles) {
@@ -123,7 +137,7 @@ export function parseSpecText(content: string, file: string): Map<string, RawVal
     const line = lineOf(keyNode);
     const field = fileKeys[keyText];
     if (!field) {
-      throw inputError(file, line, `unknown field '${keyText}' (expected one of ${fieldsInFiles.join(', ')})`);
+      throw inputError(file, line, `unknown field '${keyText}' (expected one of ${[...fieldsInFiles, ...backendFlags].join(', ')})`);
     }
     const valueNode = pair.value as YamlNode | null;
     const value = valueNode === null || valueNode === undefined ? null : (valueNode as { toJSON(): unknown }).toJSON();
@@ -273,6 +287,14 @@ export function validateSpec(raws: Map<string, RawValue>): TestSpec {
     }
     spec.targetOptions = { ...(targetOptions.value as Record<string, unknown>) };
   }
+  const serializableReads = get('serializable-reads');
+  if (serializableReads && boolean(serializableReads)) {
+    if (!serializableReadTargets.includes(spec.target)) {
+      refuse(serializableReads, `only the ${serializableReadTargets.join(', ')} target supports serializable reads, not ${spec.target}`);
+    }
+    spec.serializableReads = true;
+    spec.targetOptions.serializableReads = true;
+  }
   const bug = get('bug');
   if (bug) {
     if (spec.target !== 'raftkv') fail(bug, 'no bug switch: only the raftkv target has them');
@@ -304,7 +326,18 @@ export function specToArgv(spec: TestSpec): string[] {
     '--seed', String(spec.seed), '--store', spec.store, '--recovery', String(spec.recoverySeconds),
     '--client-timeout', String(spec.clientTimeoutSeconds)];
   if (spec.bug) argv.push('--bug', spec.bug);
-  for (const flag of backendFlags) if (spec.backendOptions[flag] !== undefined) argv.push(`--${flag}`, String(spec.backendOptions[flag]));
+  if (spec.serializableReads) argv.push('--serializable-reads');
+  for (const flag of backendFlags) {
+    const value = spec.backendOptions[flag];
+    if (value === undefined) continue;
+    if (flag === 'sudo' || flag === 'ssh-agent') {
+      // Switches on the command line: true is the bare flag; false (only a spec file can say it) has no flag.
+      if (value === true || value === 'true') argv.push(`--${flag}`);
+      else if (typeof value === 'string' && value !== 'false') argv.push(`--${flag}`, value);
+      continue;
+    }
+    argv.push(`--${flag}`, Array.isArray(value) ? value.join(',') : String(value));
+  }
   if (spec.leaveRunning) argv.push('--leave-running');
   return argv;
 }

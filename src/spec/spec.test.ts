@@ -115,3 +115,46 @@ describe('spec validation', () => {
     expect(errorOf(() => loadSpec({ flags: { nemesisSchedule: 'timeline' } })).message).toMatch(/timeline needs a nemesis-timeline/);
   });
 });
+
+describe('etcd serializable reads (--serializable-reads)', () => {
+  it('reaches the target options from a flag or a file, and replays', () => {
+    const fromFlag = loadSpec({ flags: { target: 'etcd', serializableReads: true, seed: '3' } });
+    expect(fromFlag.serializableReads).toBe(true);
+    expect(fromFlag.targetOptions.serializableReads).toBe(true);
+    const fromFile = loadSpec({ file: specFile('sr.yaml', 'target: etcd\nserializable-reads: true\n') });
+    expect(fromFile.targetOptions.serializableReads).toBe(true);
+    const off = loadSpec({ file: specFile('sr-off.yaml', 'target: etcd\nserializableReads: false\n') });
+    expect(off.targetOptions.serializableReads).toBeUndefined();
+    expect(specToArgv(fromFlag)).toContain('--serializable-reads');
+    expect(specToArgv(off)).not.toContain('--serializable-reads');
+  });
+
+  it('is refused, naming the flag or the file line, for a target without them, and checked as a boolean', () => {
+    expect(errorOf(() => loadSpec({ flags: { serializableReads: true } })).message).toBe(
+      '--serializable-reads: only the etcd target supports serializable reads, not raftkv',
+    );
+    const file = specFile('sr-raftkv.yaml', 'target: raftkv\nnodes: 3\nserializable-reads: true\n');
+    expect(errorOf(() => loadSpec({ file })).message).toBe(`${file}:3: serializable-reads: only the etcd target supports serializable reads, not raftkv`);
+    const notBoolean = specFile('sr-bad.yaml', 'target: etcd\nserializable-reads: sometimes\n');
+    expect(errorOf(() => loadSpec({ file: notBoolean })).message).toBe(`${notBoolean}:2: serializable-reads: expected true or false, got 'sometimes'`);
+  });
+});
+
+describe('ssh fields', () => {
+  it('every ssh field of a spec file (and its camelCase) lands in backendOptions, and replays as flags', () => {
+    const file = specFile('ssh.yaml', [
+      'backend: ssh', 'nodes: [db1, admin@db2:2200]', 'ssh-user: admin', 'sshKey: /keys/id', 'ssh-port: 2222', 'sudo: true',
+      'ssh-agent: /run/agent.sock', 'ssh-strict: false', 'ssh-known-hosts: [/a, /b]', 'ssh-root: /srv/faultline', 'sshTmpfsMb: 128', '',
+    ].join('\n'));
+    const spec = loadSpec({ file });
+    expect(spec.backendOptions).toEqual({
+      'ssh-user': 'admin', 'ssh-key': '/keys/id', 'ssh-port': 2222, sudo: true, 'ssh-agent': '/run/agent.sock', 'ssh-strict': false,
+      'ssh-known-hosts': ['/a', '/b'], 'ssh-root': '/srv/faultline', 'ssh-tmpfs-mb': 128,
+    });
+    const argv = specToArgv(spec);
+    for (const expected of [['--ssh-user', 'admin'], ['--ssh-strict', 'false'], ['--ssh-known-hosts', '/a,/b'], ['--ssh-agent', '/run/agent.sock'], ['--ssh-tmpfs-mb', '128']]) {
+      expect(argv.slice(argv.indexOf(expected[0]), argv.indexOf(expected[0]) + 2)).toEqual(expected);
+    }
+    expect(argv).toContain('--sudo');
+  });
+});

@@ -42,6 +42,8 @@ export interface TestSpec {
   store: string;
   /** raftkv bug switch (stale-read, lazy-fsync, forget-vote, lease-read). */
   bug?: string;
+  /** etcd: serializable (member-local, possibly stale) reads; also set as targetOptions.serializableReads. */
+  serializableReads?: boolean;
   leaveRunning: boolean;
   /** Quiet time after healing, before the final phase. */
   recoverySeconds: number;

@@ -10,6 +10,9 @@ export type { EtcdClientOptions } from './client.js';
 export { EtcdDb, etcdArgv, etcdPaths, parseEndpointStatus, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './db.js';
 export type { EtcdDbOptions } from './db.js';
 
+/** The data volume etcd asks of a backend: ETCD_MIN_FREE_MIB (checked at setup) with room to spare. */
+export const ETCD_DATA_VOLUME_MB = 256;
+
 function numberOption(options: Record<string, unknown>, name: string): number | undefined {
   const value = options[name];
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
@@ -23,6 +26,8 @@ function stringOption(options: Record<string, unknown>, name: string): string | 
 export const etcdTarget: Target = {
   name: 'etcd',
   workloads: ['register', 'set'],
+  // Two preallocated 64 MiB WAL segments and the database's growth do not fit the local backend's 64 MiB default.
+  dataVolumeMb: ETCD_DATA_VOLUME_MB,
   db(options: Record<string, unknown>): Db {
     const dbOptions: EtcdDbOptions = {
       etcdBinary: stringOption(options, 'etcdBinary'),
