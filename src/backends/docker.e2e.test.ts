@@ -1,6 +1,6 @@
 // Proves the docker backend on a real engine: provisioned containers reach each other by name and address,
 // exec/upload/download/startDaemon work, iptables partitions and libfaketime skew act inside, teardown leaves nothing.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -105,6 +105,17 @@ runIt('docker backend', () => {
     await backend.writeFile(nodes[2], '/tmp/written.txt', 'written text\n');
     const read = await backend.exec(nodes[2], ['cat', '/tmp/written.txt']);
     expect(read.stdout).toBe('written text\n');
+  });
+
+  it('uploads a directory tree, merging it into the destination', async () => {
+    const tree = join(scratch, 'tree');
+    await mkdir(join(tree, 'sub', 'deeper'), { recursive: true });
+    await writeFile(join(tree, 'top.txt'), 'top\n');
+    await writeFile(join(tree, 'sub', 'deeper', 'leaf.js'), 'export const leaf = 1;\n');
+    await backend.writeFile(nodes[1], `${nodes[1].dir}/merged/kept.txt`, 'kept\n');
+    await backend.upload(nodes[1], tree, `${nodes[1].dir}/merged`);
+    const listing = await backend.exec(nodes[1], ['sh', '-c', `cd ${nodes[1].dir}/merged && find . -type f | sort && cat sub/deeper/leaf.js`]);
+    expect(listing.stdout).toBe('./kept.txt\n./sub/deeper/leaf.js\n./top.txt\nexport const leaf = 1;\n');
   });
 
   it('shifts a process clock through libfaketime and the node clock file', async () => {

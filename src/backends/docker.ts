@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, stat, writeFile as writeLocalFile } from 'nod
 import { dirname, posix } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
+import { execa } from 'execa';
 import { UserError } from '../errors.js';
 import type { Backend, DaemonOptions, ExecOptions, ExecResult, Node } from './types.js';
 
@@ -439,7 +440,14 @@ export class DockerBackend implements Backend {
 
   async upload(node: Node, localPath: string, remotePath: string): Promise<void> {
     const info = await stat(localPath);
-    if (!info.isFile()) throw new Error(`docker backend: upload supports files; ${localPath} is not one`);
+    if (info.isDirectory()) {
+      // A directory's contents merge into remotePath, as on the local and ssh backends: one tar, one call.
+      const archive = await execa('tar', ['-C', localPath, '-cf', '-', '.'], { encoding: 'buffer', timeout: 60_000 });
+      await this.exec(node, ['mkdir', '-p', remotePath]);
+      await this.container(node).putArchive(Buffer.from(archive.stdout), { path: remotePath });
+      return;
+    }
+    if (!info.isFile()) throw new Error(`docker backend: upload takes a file or a directory; ${localPath} is neither`);
     const content = await readFile(localPath);
     await this.putFile(node, remotePath, content, info.mode & 0o777);
   }
