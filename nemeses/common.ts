@@ -1,6 +1,7 @@
 // What every nemesis shares: options, seeded choices, target selection, iptables chains and op completions.
 import { createHash } from 'node:crypto';
 import type { Node } from '../src/backends/types.js';
+import { createRandom } from '../src/generator/random.js';
 import type { Db } from '../src/db.js';
 import type { Op } from '../src/history/types.js';
 import type { TestContext } from '../src/test-context.js';
@@ -33,16 +34,12 @@ export interface NemesisOptions {
   fillMbMax?: number;
 }
 
-/** A small seeded PRNG (mulberry32): a fault op carries its seed, so the same op picks the same nodes. */
+/**
+ * The project's one seeded PRNG (src/generator/random.ts) as the plain [0, 1) source nemesis packages take:
+ * a fault op carries its seed, so the same op picks the same nodes.
+ */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRandom(seed).next;
 }
 
 /** A 32-bit seed drawn from the schedule's random source, stored in the op's value. */

@@ -1,6 +1,7 @@
 // Proves every fault has its real effect on a 3-node local-backend cluster of echo servers (packets, /proc
 // process states, libfaketime clocks, ENOSPC, corrupted bytes), that heals undo it, and that teardown leaves nothing.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend, isRoot } from '../src/backends/local.js';
@@ -9,29 +10,13 @@ import { faketimeEnv, LIBFAKETIME_PATH } from '../src/clock.js';
 import type { Op } from '../src/history/types.js';
 import type { Nemesis } from '../src/nemesis.js';
 import type { TestContext } from '../src/test-context.js';
-import { chainName } from './common.js';
+import { chainName, seededRandom, selectTargets } from './common.js';
 import { fillerPath } from './disk/index.js';
 import { composeNemeses, createNemesisPackages, FAULT_NAMES } from './index.js';
-import { ECHO_PORT, EchoDb, PROBE_SCRIPT, UDP_COUNT_SCRIPT, dataFileOf, processState, readPid } from './testing/echo-db.js';
+import { hasCommand } from '../src/testing/host.js';
+import { ECHO_PORT, EchoDb, PROBE_SCRIPT, UDP_COUNT_SCRIPT, answers, dataFileOf, processState, readPid } from './testing/echo-db.js';
 
 const canRun = isRoot() && existsSync(LIBFAKETIME_PATH) && hasCommand('iptables');
-
-function existsSync(file: string): boolean {
-  try {
-    execFileSync('test', ['-e', file]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-function hasCommand(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 let backend: LocalBackend;
 let nodes: Node[];
@@ -50,13 +35,9 @@ async function probe(from: Node, to: Node): Promise<string> {
   return result.stdout.trim();
 }
 
-async function fromController(node: Node): Promise<boolean> {
-  try {
-    const response = await fetch(`http://${node.host}:${ECHO_PORT}/`, { signal: AbortSignal.timeout(1500) });
-    return (await response.text()) === `echo ${node.name}`;
-  } catch {
-    return false;
-  }
+/** Whether the controller (this host) reaches the node's echo server. */
+function fromController(node: Node): Promise<boolean> {
+  return answers(node, 1500);
 }
 
 async function udpEchoes(from: Node, to: Node, count: number): Promise<number> {
@@ -294,11 +275,21 @@ describe.skipIf(!canRun)('nemeses on the local backend', () => {
     for (const node of nodes) expect(await fromController(node)).toBe(true);
   });
 
+  /** The node a `{targets: 'one', seed}` op picks: the same selection the kill and pause nemeses make. */
+  async function nodePickedBy(seed: number): Promise<string> {
+    return (await selectTargets(test, db, 'one', seededRandom(seed))).nodes[0].name;
+  }
+
   it('teardown heals faults still active: a partition, loss, a kill, a pause, a skew, a full disk', async () => {
+    // The pause must hit another node than the kill: a killed process has nothing to stop. Bounded search.
+    const killSeed = 1;
+    let pauseSeed = killSeed + 1;
+    while (pauseSeed < killSeed + 100 && (await nodePickedBy(pauseSeed)) === (await nodePickedBy(killSeed))) pauseSeed++;
+    expect(await nodePickedBy(pauseSeed)).not.toBe(await nodePickedBy(killSeed));
     await nemesis.invoke(test, db, op('start-partition', { mode: 'one', seed: 1 }));
     await nemesis.invoke(test, db, op('start-packet', { lossPercent: 30 }));
-    await nemesis.invoke(test, db, op('kill', { targets: 'one', seed: 1 }));
-    await nemesis.invoke(test, db, op('pause', { targets: 'one', seed: 2 }));
+    await nemesis.invoke(test, db, op('kill', { targets: 'one', seed: killSeed }));
+    await nemesis.invoke(test, db, op('pause', { targets: 'one', seed: pauseSeed }));
     await nemesis.invoke(test, db, op('bump-clock', { deltaMs: 60_000, targets: 'all', seed: 1 }));
     await nemesis.invoke(test, db, op('fill-disk', { targets: 'one', seed: 3 }));
     await nemesis.teardown(test, db);

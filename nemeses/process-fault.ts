@@ -3,16 +3,20 @@ import type { Db } from '../src/db.js';
 import type { Op } from '../src/history/types.js';
 import type { Nemesis } from '../src/nemesis.js';
 import type { TestContext } from '../src/test-context.js';
+import type { FaultOp, NemesisPackage } from './types.js';
 import {
   TARGET_SELECTORS,
   done,
+  drawSeed,
   errorMessage,
   isTargetSelector,
   opRandom,
   opValue,
+  pick,
   refused,
   selectTargets,
   throwIfErrors,
+  type TargetSelector,
 } from './common.js';
 
 export interface ProcessFaultSpec {
@@ -22,6 +26,28 @@ export interface ProcessFaultSpec {
   act(db: Db, test: TestContext, name: string): Promise<void>;
   /** What undoes it, e.g. db.start. */
   undo(db: Db, test: TestContext, name: string): Promise<void>;
+}
+
+/** A process-fault package: which fault, whom it may choose (from the options; empty means every selector). */
+export interface ProcessFaultPackageSpec extends ProcessFaultSpec {
+  name: 'kill' | 'pause';
+  targets: readonly TargetSelector[] | undefined;
+}
+
+/** `startF {targets, seed}` picks a selector and a seed for the nodes; `stopF` undoes every node hit so far. */
+export function processFaultPackage(spec: ProcessFaultPackageSpec): NemesisPackage {
+  const selectors = spec.targets && spec.targets.length > 0 ? [...spec.targets] : [...TARGET_SELECTORS];
+  for (const selector of selectors) if (!isTargetSelector(selector)) throw new Error(`${spec.name}: unknown target '${String(selector)}'`);
+  return {
+    name: spec.name,
+    nemesis: new ProcessFaultNemesis(spec),
+    startOp(random: () => number): FaultOp {
+      return { f: spec.startF, value: { targets: pick(selectors, random), seed: drawSeed(random) } };
+    },
+    healOp(): FaultOp {
+      return { f: spec.stopF, value: null };
+    },
+  };
 }
 
 export class ProcessFaultNemesis implements Nemesis {

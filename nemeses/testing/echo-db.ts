@@ -87,9 +87,10 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-async function answers(node: Node): Promise<boolean> {
+/** Whether the node's echo server answers the controller over HTTP within `timeoutMs`. */
+export async function answers(node: Node, timeoutMs = 1000): Promise<boolean> {
   try {
-    const response = await fetch(`http://${node.host}:${ECHO_PORT}/`, { signal: AbortSignal.timeout(1000) });
+    const response = await fetch(`http://${node.host}:${ECHO_PORT}/`, { signal: AbortSignal.timeout(timeoutMs) });
     return (await response.text()) === `echo ${node.name}`;
   } catch {
     return false;

@@ -2,17 +2,12 @@
 // removed (container, network, volume), while a run whose controller still lives is left alone and reported.
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildImages } from '../../docker/builder.js';
+import { describeWithDockerEngine, docker, expectNoLabelledResources } from '../testing/docker.js';
 import { DockerBackend, RUN_LABEL, cleanupDockerLeftovers } from './docker.js';
 
-const docker = new Docker();
-const engineAnswers = await docker.ping().then(
-  () => true,
-  () => false,
-);
-const runIt = engineAnswers || process.env.CI ? describe : describe.skip;
+const runIt = await describeWithDockerEngine();
 
 runIt('docker leftovers cleanup', () => {
   const deadRunId = `flg-dead-run-${Date.now().toString(36)}`;
@@ -61,10 +56,7 @@ runIt('docker leftovers cleanup', () => {
     );
     expect(report.removed.some((line) => line.includes(liveRunId))).toBe(false);
     expect(report.skipped.some((line) => line.includes(liveRunId))).toBe(true);
-    const dead = JSON.stringify({ label: [`${RUN_LABEL}=${deadRunId}`] });
-    expect(await docker.listContainers({ all: true, filters: dead })).toEqual([]);
-    expect(await docker.listNetworks({ filters: dead })).toEqual([]);
-    expect((await docker.listVolumes({ filters: dead })).Volumes ?? []).toEqual([]);
+    await expectNoLabelledResources(deadRunId);
     const alive = JSON.stringify({ label: [`${RUN_LABEL}=${liveRunId}`] });
     expect(await docker.listContainers({ filters: alive })).toHaveLength(1);
   });

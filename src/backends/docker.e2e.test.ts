@@ -3,20 +3,15 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildImages } from '../../docker/builder.js';
 import { LIBFAKETIME_PATH, faketimeEnv } from '../clock.js';
-import { DockerBackend, RUN_LABEL, cleanupDockerLeftovers } from './docker.js';
+import { describeWithDockerEngine, expectNoLabelledResources } from '../testing/docker.js';
+import { DockerBackend, cleanupDockerLeftovers } from './docker.js';
 import type { Node } from './types.js';
 
-const docker = new Docker();
-const engineAnswers = await docker.ping().then(
-  () => true,
-  () => false,
-);
 // CI installs the engine (scripts/setup-docker.sh), so there a missing engine is a failure, not a skip.
-const runIt = engineAnswers || process.env.CI ? describe : describe.skip;
+const runIt = await describeWithDockerEngine();
 
 runIt('docker backend', () => {
   const runId = `flg-docker-e2e-${Date.now().toString(36)}`;
@@ -160,9 +155,6 @@ runIt('docker backend', () => {
 
   it('removes its containers, network and volumes at teardown', async () => {
     await backend.teardown();
-    const filters = JSON.stringify({ label: [`${RUN_LABEL}=${runId}`] });
-    expect(await docker.listContainers({ all: true, filters })).toEqual([]);
-    expect(await docker.listNetworks({ filters })).toEqual([]);
-    expect((await docker.listVolumes({ filters })).Volumes ?? []).toEqual([]);
+    await expectNoLabelledResources(runId);
   });
 });

@@ -50,6 +50,12 @@ function firstLine(text: string): string {
   return text.split('\n')[0].slice(0, 120);
 }
 
+/** A tool is there when `argv` (its --version) exits 0; the detail is the first line it printed. */
+async function versionCheck(name: string, argv: readonly string[], fix: string): Promise<DoctorCheck> {
+  const result = await probe(argv);
+  return { name, ok: result.exitCode === 0, detail: result.exitCode === 0 ? firstLine(result.output) : 'missing', fix };
+}
+
 /** Runs every check; never throws (a failing probe is a missing item). */
 export async function runDoctor(): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
@@ -88,13 +94,7 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
 
   const debootstrap = await fileExists('/usr/sbin/debootstrap');
   checks.push({ name: 'debootstrap', ok: debootstrap, detail: debootstrap ? 'present' : 'missing', fix: 'apt-get install debootstrap (builds images offline)' });
-  const iptables = await probe(['iptables', '--version']);
-  checks.push({
-    name: 'iptables',
-    ok: iptables.exitCode === 0,
-    detail: iptables.exitCode === 0 ? firstLine(iptables.output) : 'missing',
-    fix: 'apt-get install iptables (partitions and packet loss)',
-  });
+  checks.push(await versionCheck('iptables', ['iptables', '--version'], 'apt-get install iptables (partitions and packet loss)'));
   const faketime = await fileExists(LIBFAKETIME_PATH);
   checks.push({
     name: 'libfaketime',
@@ -109,13 +109,7 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
     detail: netns.exitCode === 0 ? 'a new network namespace can be created' : firstLine(netns.output) || 'cannot create one',
     fix: 'run as root on a kernel with network namespaces (the local backend needs them)',
   });
-  const etcd = await probe(['etcd', '--version']);
-  checks.push({
-    name: 'etcd (local backend)',
-    ok: etcd.exitCode === 0,
-    detail: etcd.exitCode === 0 ? firstLine(etcd.output) : 'missing',
-    fix: 'apt-get install etcd-server etcd-client (or run scripts/setup-docker.sh)',
-  });
+  checks.push(await versionCheck('etcd (local backend)', ['etcd', '--version'], 'apt-get install etcd-server etcd-client (or run scripts/setup-docker.sh)'));
   const chromium = await probe(['chromium', '--version']);
   checks.push({
     name: 'chromium',

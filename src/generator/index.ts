@@ -72,40 +72,51 @@ function earliest(a: number | undefined, b: number | undefined): number | undefi
 }
 
 /**
+ * Asks the candidates in order and takes the first op; when none has one, the thread waits until the earliest
+ * wake-up any pending candidate named, and is done only when every candidate is. `candidates` may be lazy, so
+ * an order drawn at random is drawn only as far as it is asked.
+ */
+function firstOp(candidates: Iterable<Generator>, context: GeneratorContext): Next {
+  let wakeAt: number | undefined;
+  let anyPending = false;
+  for (const generator of candidates) {
+    const result = generator.next(context);
+    if (result.type === 'op') return result;
+    if (result.type === 'pending') {
+      anyPending = true;
+      wakeAt = earliest(wakeAt, result.untilNs);
+    }
+  }
+  return anyPending ? { type: 'pending', untilNs: wakeAt } : done;
+}
+
+/**
  * Picks among generators at random (by weight) for every op; a pending or done choice falls through to the
  * others, so a mix is done only when all its members are done for the asking thread.
  */
 export function mix(generators: readonly Generator[], weights?: readonly number[]): Generator {
   if (generators.length === 0) throw new RangeError('mix: needs at least one generator');
   const weightOf = (index: number) => weights?.[index] ?? 1;
-  return {
-    next(context) {
-      const remaining = generators.map((_, index) => index);
-      let wakeAt: number | undefined;
-      let anyPending = false;
-      // Bounded: each round removes one candidate.
-      while (remaining.length > 0) {
-        const total = remaining.reduce((sum, index) => sum + weightOf(index), 0);
-        let draw = context.random.next() * total;
-        let chosenPosition = remaining.length - 1;
-        for (let position = 0; position < remaining.length; position++) {
-          draw -= weightOf(remaining[position]);
-          if (draw < 0) {
-            chosenPosition = position;
-            break;
-          }
-        }
-        const [chosen] = remaining.splice(chosenPosition, 1);
-        const result = generators[chosen].next(context);
-        if (result.type === 'op') return result;
-        if (result.type === 'pending') {
-          anyPending = true;
-          wakeAt = earliest(wakeAt, result.untilNs);
+  /** The members in a weighted random order, drawn one at a time. */
+  function* weightedOrder(random: Random): Iterable<Generator> {
+    const remaining = generators.map((_, index) => index);
+    // Bounded: each round removes one candidate.
+    while (remaining.length > 0) {
+      const total = remaining.reduce((sum, index) => sum + weightOf(index), 0);
+      let draw = random.next() * total;
+      let chosenPosition = remaining.length - 1;
+      for (let position = 0; position < remaining.length; position++) {
+        draw -= weightOf(remaining[position]);
+        if (draw < 0) {
+          chosenPosition = position;
+          break;
         }
       }
-      return anyPending ? { type: 'pending', untilNs: wakeAt } : done;
-    },
-  };
+      const [chosen] = remaining.splice(chosenPosition, 1);
+      yield generators[chosen];
+    }
+  }
+  return { next: (context) => firstOp(weightedOrder(context.random), context) };
 }
 
 /**
@@ -228,21 +239,7 @@ export function nemesis(generator: Generator): Generator {
 
 /** Asks each generator in turn and takes the first op: the way client and nemesis generators run side by side. */
 export function any(...generators: Generator[]): Generator {
-  return {
-    next(context) {
-      let wakeAt: number | undefined;
-      let anyPending = false;
-      for (const generator of generators) {
-        const result = generator.next(context);
-        if (result.type === 'op') return result;
-        if (result.type === 'pending') {
-          anyPending = true;
-          wakeAt = earliest(wakeAt, result.untilNs);
-        }
-      }
-      return anyPending ? { type: 'pending', untilNs: wakeAt } : done;
-    },
-  };
+  return { next: (context) => firstOp(generators, context) };
 }
 
 /** Holds every op back by `delayNs` from when it was asked for (Jepsen's delay). */

@@ -37,37 +37,22 @@ function stopEvent(atNs: number, pack: SchedulePackage): ScheduledFault {
   return { atNs, fault: pack.name, action: 'stop', op: { f: op.f, value: op.value } };
 }
 
-/** Alternates quiet and faulty windows of `intervalMs` each (Jepsen's default): quiet, fault, quiet, fault, ... */
-export function periodicSchedule(options: {
+/** What the periodic and random schedules are drawn from. */
+export interface ScheduleOptions {
   packages: readonly SchedulePackage[];
   intervalMs: number;
   durationMs: number;
   random: Random;
-}): ScheduledFault[] {
-  const { packages, intervalMs, durationMs, random } = options;
-  const events: ScheduledFault[] = [];
-  if (packages.length === 0 || !(intervalMs > 0)) return events;
-  // Bounded by durationMs / intervalMs cycles.
-  for (let startMs = intervalMs; startMs < durationMs; startMs += 2 * intervalMs) {
-    const pack = random.pick(packages);
-    events.push(startEvent(startMs * nsPerMs, pack, random));
-    const stopMs = startMs + intervalMs;
-    if (stopMs < durationMs) events.push(stopEvent(stopMs * nsPerMs, pack));
-  }
-  return events;
 }
 
-/** Like periodic, but every quiet and faulty window lasts a random 0.5x to 1.5x of `intervalMs`. */
-export function randomSchedule(options: {
-  packages: readonly SchedulePackage[];
-  intervalMs: number;
-  durationMs: number;
-  random: Random;
-}): ScheduledFault[] {
+/**
+ * Quiet window, fault window, quiet, fault, ... until durationMs, each window `window()` ms long; a fault whose
+ * heal would fall past the end is left for the runner's final heal.
+ */
+function alternatingSchedule(options: ScheduleOptions, window: () => number): ScheduledFault[] {
   const { packages, intervalMs, durationMs, random } = options;
   const events: ScheduledFault[] = [];
   if (packages.length === 0 || !(intervalMs > 0)) return events;
-  const window = () => intervalMs * (0.5 + random.next());
   let timeMs = window();
   // Bounded: every window is at least intervalMs / 2 long.
   while (timeMs < durationMs) {
@@ -79,6 +64,16 @@ export function randomSchedule(options: {
     timeMs += window();
   }
   return events;
+}
+
+/** Alternates quiet and faulty windows of `intervalMs` each (Jepsen's default): quiet, fault, quiet, fault, ... */
+export function periodicSchedule(options: ScheduleOptions): ScheduledFault[] {
+  return alternatingSchedule(options, () => options.intervalMs);
+}
+
+/** Like periodic, but every quiet and faulty window lasts a random 0.5x to 1.5x of `intervalMs`. */
+export function randomSchedule(options: ScheduleOptions): ScheduledFault[] {
+  return alternatingSchedule(options, () => options.intervalMs * (0.5 + options.random.next()));
 }
 
 /** An override object keeps the drawn fields it does not name (e.g. the seed a fault picks its nodes with). */

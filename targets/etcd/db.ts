@@ -1,6 +1,7 @@
 // etcd's lifecycle on a node: Debian's unmodified etcd 3.4 binary, started with a static initial cluster,
 // its data kept across kills, its leader found through etcd's own status API (etcdctl on the node).
 import type { Node } from '../../src/backends/types.js';
+import { isProcessAlive, killDaemon, readPidFile, runningDaemonPid, signalDaemon } from '../../src/daemon.js';
 import type { Db } from '../../src/db.js';
 import type { TestContext } from '../../src/test-context.js';
 
@@ -90,18 +91,6 @@ export class EtcdDb implements Db {
     return [this.options.etcdctlBinary ?? '/usr/bin/etcdctl', '--endpoints', `http://127.0.0.1:${ETCD_CLIENT_PORT}`, '--dial-timeout', '2s', '--command-timeout', '3s', ...args];
   }
 
-  private async pid(test: TestContext, node: Node): Promise<number | undefined> {
-    const result = await test.backend.exec(node, ['cat', etcdPaths(node).pidFile], { allowFailure: true });
-    const pid = Number.parseInt(result.stdout.trim(), 10);
-    return result.exitCode === 0 && Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  }
-
-  private async alive(test: TestContext, node: Node, pid: number): Promise<boolean> {
-    // A zombie still answers kill -0; ps's state column tells it apart.
-    const result = await test.backend.exec(node, ['ps', '-o', 'stat=', '-p', String(pid)], { allowFailure: true });
-    return result.exitCode === 0 && result.stdout.trim() !== '' && !result.stdout.trim().startsWith('Z');
-  }
-
   async setup(test: TestContext, node: Node): Promise<void> {
     const paths = etcdPaths(node);
     await test.backend.exec(node, ['rm', '-rf', paths.dir]);
@@ -130,8 +119,7 @@ export class EtcdDb implements Db {
 
   async start(test: TestContext, node: Node): Promise<void> {
     const paths = etcdPaths(node);
-    const existing = await this.pid(test, node);
-    if (existing !== undefined && (await this.alive(test, node, existing))) return;
+    if ((await runningDaemonPid(test.backend, node, paths.pidFile)) !== undefined) return;
     const argv = etcdArgv(node, test.nodes, `faultline-${test.runId}`, this.options);
     await test.backend.startDaemon(node, argv, { logFile: paths.logFile, pidFile: paths.pidFile, cwd: paths.dir });
     await this.waitForListening(test, node);
@@ -142,8 +130,8 @@ export class EtcdDb implements Db {
     const deadline = Date.now() + this.startTimeoutMs;
     const attempts = Math.ceil(this.startTimeoutMs / POLL_INTERVAL_MS);
     for (let attempt = 0; attempt < attempts && Date.now() < deadline; attempt++) {
-      const pid = await this.pid(test, node);
-      if (pid === undefined || !(await this.alive(test, node, pid))) break;
+      const pid = await readPidFile(test.backend, node, etcdPaths(node).pidFile);
+      if (pid === undefined || !(await isProcessAlive(test.backend, node, pid))) break;
       const sockets = await test.backend.exec(node, ['sh', '-c', `ss -ltn 2>/dev/null || netstat -ltn`], { allowFailure: true });
       if (sockets.stdout.includes(`:${ETCD_PEER_PORT}`) && sockets.stdout.includes(`:${ETCD_CLIENT_PORT}`)) return;
       await sleep(POLL_INTERVAL_MS);
@@ -169,25 +157,15 @@ export class EtcdDb implements Db {
   }
 
   async kill(test: TestContext, node: Node): Promise<void> {
-    const pid = await this.pid(test, node);
-    if (pid === undefined) return;
-    await test.backend.exec(node, ['kill', '-KILL', String(pid)], { allowFailure: true });
-    // Bounded wait until the process is gone, so a following start does not find it still alive.
-    for (let attempt = 0; attempt < 40; attempt++) {
-      if (!(await this.alive(test, node, pid))) return;
-      await sleep(100);
-    }
-    throw new Error(`etcd on ${node.name} (pid ${pid}) survived SIGKILL for 4 s`);
+    await killDaemon(test.backend, node, etcdPaths(node).pidFile);
   }
 
   async pause(test: TestContext, node: Node): Promise<void> {
-    const pid = await this.pid(test, node);
-    if (pid !== undefined) await test.backend.exec(node, ['kill', '-STOP', String(pid)], { allowFailure: true });
+    await signalDaemon(test.backend, node, etcdPaths(node).pidFile, 'STOP');
   }
 
   async resume(test: TestContext, node: Node): Promise<void> {
-    const pid = await this.pid(test, node);
-    if (pid !== undefined) await test.backend.exec(node, ['kill', '-CONT', String(pid)], { allowFailure: true });
+    await signalDaemon(test.backend, node, etcdPaths(node).pidFile, 'CONT');
   }
 
   async teardown(test: TestContext, node: Node): Promise<void> {

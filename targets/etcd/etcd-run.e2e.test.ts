@@ -1,24 +1,18 @@
 // Proves whole `faultline run`s of etcd on the docker backend: valid under partitions, kills and pauses; with
 // serializable reads, a minority partition makes stale reads that the checker judges invalid within a few seeds.
 // After each run no container, network, volume or host iptables rule of the run remains.
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildImages } from '../../docker/builder.js';
-import { DockerBackend, RUN_LABEL, bridgeInterfaceName, cleanupDockerLeftovers } from '../../src/backends/docker.js';
+import { DockerBackend, cleanupDockerLeftovers } from '../../src/backends/docker.js';
 import { runTest, type RunOutcome } from '../../src/runner/index.js';
 import { loadSpec } from '../../src/spec/load.js';
 import type { TestSpec } from '../../src/spec/types.js';
+import { describeWithDockerEngine, expectRunLeftNothing } from '../../src/testing/docker.js';
 
-const docker = new Docker();
-const engineAnswers = await docker.ping().then(
-  () => true,
-  () => false,
-);
-const runIt = engineAnswers || process.env.CI ? describe : describe.skip;
+const runIt = await describeWithDockerEngine();
 
 /** Seeds tried before the serializable-reads test gives up; each attempt is one ~30 s run. */
 const SERIALIZABLE_ATTEMPTS_MAX = 3;
@@ -43,16 +37,7 @@ runIt('faultline run: etcd on docker', () => {
     const backend = new DockerBackend({ runId, image: 'faultline/etcd:latest' });
     // The runner tears the nodes down itself; the second teardown (idempotent) covers a runner that threw.
     const outcome = await runTest(spec, { backend, live: false }).finally(() => backend.teardown());
-    // Nothing of the run is left: no labelled resource, and no host iptables rule naming its network.
-    const filters = JSON.stringify({ label: [`${RUN_LABEL}=${runId}`] });
-    expect(await docker.listContainers({ all: true, filters })).toEqual([]);
-    expect(await docker.listNetworks({ filters })).toEqual([]);
-    expect((await docker.listVolumes({ filters })).Volumes ?? []).toEqual([]);
-    // The run's bridge existed (its rules named it) and neither it nor any rule naming it is left.
-    expect(backend.createdNetworkIds).toHaveLength(1);
-    const bridge = bridgeInterfaceName(backend.createdNetworkIds[0]);
-    expect(execFileSync('iptables-save', { encoding: 'utf8' })).not.toContain(bridge);
-    expect(execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })).not.toContain(bridge);
+    await expectRunLeftNothing(backend, runId);
     return outcome;
   }
 

@@ -2,6 +2,7 @@
 import type { Client } from '../../src/client.js';
 import type { Db } from '../../src/db.js';
 import type { Target, WorkloadName } from '../../src/target.js';
+import { numberOption, stringOption } from '../../src/target-options.js';
 import { EtcdClient, type EtcdClientOptions } from './client.js';
 import { EtcdDb, type EtcdDbOptions } from './db.js';
 
@@ -12,16 +13,6 @@ export type { EtcdDbOptions } from './db.js';
 
 /** The data volume etcd asks of a backend: ETCD_MIN_FREE_MIB (checked at setup) with room to spare. */
 export const ETCD_DATA_VOLUME_MB = 256;
-
-function numberOption(options: Record<string, unknown>, name: string): number | undefined {
-  const value = options[name];
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-function stringOption(options: Record<string, unknown>, name: string): string | undefined {
-  const value = options[name];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
 
 export const etcdTarget: Target = {
   name: 'etcd',
