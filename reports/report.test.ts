@@ -61,6 +61,26 @@ describe('summary', () => {
     }
   });
 
+  it('streams with the shared reader\'s rules: a torn last line warns, a malformed middle line names its line', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'faultline-report-stream-'));
+    try {
+      const lines = [
+        { process: 0, type: 'invoke', f: 'write', value: 1, time: 10 },
+        { process: 0, type: 'ok', f: 'write', value: 1, time: 20 },
+      ].map((op) => JSON.stringify(op));
+      const torn = join(folder, 'torn.jsonl');
+      writeFileSync(torn, `${lines.join('\n')}\n{"process": 1, "type": "inv`);
+      const { summary, warnings } = summarizeJsonlFile(torn);
+      expect(summary.counts.ok).toBe(1);
+      expect(warnings).toEqual([`${torn}:3: ignored a torn last line (the history was cut off mid-write)`]);
+      const malformed = join(folder, 'malformed.jsonl');
+      writeFileSync(malformed, `${lines[0]}\n{"process": 0, "type": "ok"}\n${lines[1]}\n`);
+      expect(() => summarizeJsonlFile(malformed)).toThrow(`${malformed}:2: expected "f" to be a string`);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('marks a history whose times are only positions as timeless', () => {
     const history: History = [
       { index: 0, process: 0, type: 'invoke', f: 'write', value: 1, time: 0 },

@@ -123,8 +123,8 @@ interface ChildOutcome {
   stdout: string;
   stderr: string;
   peakRssMB: number | null;
-  /** Reading (parse) and checking times as the CLI measured them, when it reported them. */
-  phases?: { readMs: number; checkMs: number };
+  /** Reading (parse) and checking times as the CLI measured them, when it reported them; `parallel`: read and checked at once on worker threads (all of it in checkMs). */
+  phases?: { readMs: number; checkMs: number; parallel?: boolean };
 }
 
 function runChild(args: string[]): Promise<ChildOutcome> {
@@ -148,7 +148,7 @@ function runChild(args: string[]): Promise<ChildOutcome> {
       const errorText = Buffer.concat(stderr).toString('utf8');
       let peakRssKB: number | undefined;
       const reported = /faultline-bench: (\{.*\})/.exec(errorText);
-      const phases = reported ? (JSON.parse(reported[1]) as { readMs: number; checkMs: number; maxRssKB: number }) : undefined;
+      const phases = reported ? (JSON.parse(reported[1]) as { readMs: number; checkMs: number; parallel?: boolean; maxRssKB: number }) : undefined;
       if (useTime && existsSync(rssFile)) {
         const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
         peakRssKB = Number(lines[lines.length - 1]);
@@ -161,7 +161,7 @@ function runChild(args: string[]): Promise<ChildOutcome> {
         stdout: Buffer.concat(stdout).toString('utf8'),
         stderr: errorText,
         peakRssMB: peakRssKB ? Math.round(peakRssKB / 1024) : null,
-        ...(phases ? { phases: { readMs: phases.readMs, checkMs: phases.checkMs } } : {}),
+        ...(phases ? { phases: { readMs: phases.readMs, checkMs: phases.checkMs, ...(phases.parallel ? { parallel: true } : {}) } } : {}),
       });
     });
   });

@@ -63,6 +63,8 @@ export interface SearchLimits {
   deadline: number;
   /** Cap on configurations held at once (search stack, or visited in one step); past it: 'unknown'. */
   maxConfigurations: number;
+  /** Cap on search steps; past it: 'unknown' with limit 'work' (lets the caller try the other strategy). */
+  maxWork?: number;
 }
 
 export interface CounterexampleOp {
@@ -104,7 +106,9 @@ export interface KeySearchResult {
   /** Largest number of configurations held at once: a measure of how hard the sub-history was. */
   peakConfigurations: number;
   /** Which bound stopped an 'unknown' search. */
-  limit?: 'time' | 'memory';
+  limit?: 'time' | 'memory' | 'work';
+  /** Search steps taken (closure nodes or depth frames): how much work the key cost. */
+  work?: number;
 }
 
 interface PathNode {
@@ -177,7 +181,7 @@ interface SearchNode extends Configuration {
 class SearchAbort extends Error {
   constructor(
     message: string,
-    readonly limit: 'time' | 'memory' = 'memory',
+    readonly limit: 'time' | 'memory' | 'work' = 'memory',
   ) {
     super(message);
   }
@@ -192,6 +196,11 @@ const MAX_BLIND_DURING = 32;
 const MAX_PRODUCERS_SCANNED = 64;
 /** Memo entries kept before the memo is cleared (a cache: clearing costs time, never correctness). */
 const MAX_MEMO_ENTRIES = 500_000;
+
+/** A copy of `node` with other bits and path (an explicit literal: faster than a spread, one shape). */
+function withBits(node: SearchNode, bits: bigint, path: PathNode | undefined): SearchNode {
+  return { state: node.state, hash: node.hash, bits, used: node.used, usedKey: node.usedKey, vanish: node.vanish, path, lastBare: node.lastBare, hadBlind: node.hadBlind };
+}
 
 /** Multiset inclusion of sorted arrays. */
 function includesAll(superset: readonly number[], subset: readonly number[]): boolean {
@@ -518,9 +527,13 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
   };
 
   let work = 0;
+  const maxWork = limits.maxWork ?? Number.POSITIVE_INFINITY;
   const checkBudget = (): void => {
     // The first call checks too, so a budget already spent stops the search at once.
-    if ((work++ & 1023) === 0 && Date.now() >= limits.deadline) throw new SearchAbort('time budget exhausted', 'time');
+    if ((work++ & 1023) === 0) {
+      if (Date.now() >= limits.deadline) throw new SearchAbort('time budget exhausted', 'time');
+      if (work > maxWork) throw new SearchAbort(`more than ${maxWork} search steps`, 'work');
+    }
   };
   const extendPath = (path: PathNode | undefined, op: EngineOp): PathNode | undefined =>
     recordPaths ? { op, previous: path, length: (path?.length ?? 0) + 1 } : undefined;
@@ -764,27 +777,34 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
   // The furthest return any configuration reached: when the search is exhausted, where it failed.
   let furthest = -1;
   let furthestOp: EngineOp | undefined;
-  let furthestConcurrent: CounterexampleOp[] = [];
+  /** The ops in the slots when the furthest return was reached: only described if it is where the search fails. */
+  let furthestSlots: (EngineOp | undefined)[] = [];
   let furthestConfigurations: Configuration[] = [];
   let furthestCount = 0;
   const recordArrival = (configuration: Configuration, target: EngineOp, sequence: number): void => {
     if (!recordPaths || sequence < furthest) return;
     if (sequence > furthest) {
+      // Reached at every return of a valid stretch: keep it cheap (the slots are the concurrency window).
       furthest = sequence;
       furthestOp = target;
       furthestConfigurations = [];
       furthestCount = 0;
-      const concurrent: CounterexampleOp[] = [];
-      for (const op of slotOps) if (op && op !== target) concurrent.push(describeOp(op));
-      const info: EngineOp[] = [];
-      for (const group of allGroups) for (let i = 0; i < group.invokedCount; i++) info.push(group.members[i]);
-      info.sort((a, b) => b.invokeSequence - a.invokeSequence);
-      for (const op of info.slice(0, MAX_INFO_SHOWN)) concurrent.push(describeOp(op));
-      concurrent.sort((a, b) => a.index - b.index);
-      furthestConcurrent = concurrent;
+      furthestSlots = slotOps.slice();
     }
     furthestCount++;
     if (furthestConfigurations.length < 64) furthestConfigurations.push(configuration);
+  };
+  /** Ops pending at the furthest return: ok ops in the slots, then the most recent info ops invoked before it. */
+  const describeFurthestConcurrent = (): CounterexampleOp[] => {
+    const concurrent: CounterexampleOp[] = [];
+    for (const op of furthestSlots) if (op && op !== furthestOp) concurrent.push(describeOp(op));
+    const info: EngineOp[] = [];
+    // Members are in invocation order; those invoked before the return were the invoked ones then.
+    for (const group of allGroups) for (const member of group.members) if (member.invokeSequence < furthest) info.push(member);
+    info.sort((a, b) => b.invokeSequence - a.invokeSequence);
+    for (const op of info.slice(0, MAX_INFO_SHOWN)) concurrent.push(describeOp(op));
+    concurrent.sort((a, b) => a.index - b.index);
+    return concurrent;
   };
 
   const buildCounterexample = (): Counterexample => {
@@ -796,6 +816,7 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
     prefix.reverse();
     const states = [...new Set(furthestConfigurations.map((configuration) => describeState(configuration.state)))];
     const failed = describeOp(target);
+    const furthestConcurrent = describeFurthestConcurrent();
     const infoCount = furthestConcurrent.filter((op) => op.type === 'info').length;
     const pendingCount = furthestConcurrent.length - infoCount;
     const keyText = input.key === null || input.key === undefined ? '' : `key ${JSON.stringify(input.key)}: `;
@@ -837,7 +858,7 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
             for (let i = 0; i < frontier.length; i++) {
               const node = frontier[i];
               if (model.step(node.state, target.modelOp) === undefined) continue;
-              frontier[i] = { ...node, bits: node.bits | target.mask, path: extendPath(node.path, target) };
+              frontier[i] = withBits(node, node.bits | target.mask, extendPath(node.path, target));
             }
           }
           continue;
@@ -847,7 +868,7 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
         for (let i = 0; i < frontier.length && allDone; i++) allDone = (frontier[i].bits & target.mask) !== 0n;
         if (allDone) {
           apply(cursor++);
-          frontier = frontier.map((node) => ({ ...node, bits: node.bits & ~target.mask }));
+          frontier = frontier.map((node) => withBits(node, node.bits & ~target.mask, node.path));
           continue;
         }
         const next: SearchNode[] = [];
@@ -857,7 +878,7 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
         for (const source of frontier) {
           recordArrival(source, target, sequence);
           if ((source.bits & target.mask) !== 0n) {
-            next.push({ ...source, bits: source.bits & ~target.mask });
+            next.push(withBits(source, source.bits & ~target.mask, source.path));
             continue;
           }
           for (const alternative of invisibleAlternatives(source, target)) next.push(alternative);
@@ -890,11 +911,11 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
         }
       }
     } catch (error) {
-      if (error instanceof SearchAbort) return { key: input.key, valid: 'unknown', ops: clientOps, reason: error.message, limit: error.limit, peakConfigurations: peak };
+      if (error instanceof SearchAbort) return { key: input.key, valid: 'unknown', ops: clientOps, reason: error.message, limit: error.limit, peakConfigurations: peak, work };
       throw error;
     }
-    if (frontier.length > 0) return { key: input.key, valid: true, ops: clientOps, peakConfigurations: peak };
-    const result: KeySearchResult = { key: input.key, valid: false, ops: clientOps, peakConfigurations: peak };
+    if (frontier.length > 0) return { key: input.key, valid: true, ops: clientOps, peakConfigurations: peak, work };
+    const result: KeySearchResult = { key: input.key, valid: false, ops: clientOps, peakConfigurations: peak, work };
     if (recordPaths && furthestOp) result.counterexample = buildCounterexample();
     return result;
   }
@@ -1005,10 +1026,10 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
             const op = engineOps[events[cursor] - 1];
             apply(cursor++);
             if (op && op.readOnly && model.step(node.state, op.modelOp) !== undefined) {
-              node = { ...node, bits: node.bits | op.mask, path: extendPath(node.path, op) };
+              node = withBits(node, node.bits | op.mask, extendPath(node.path, op));
             }
           }
-          if (cursor >= events.length) return { key: input.key, valid: true, ops: clientOps, peakConfigurations };
+          if (cursor >= events.length) return { key: input.key, valid: true, ops: clientOps, peakConfigurations, work };
         }
         const sequence = cursor;
         const target = engineOps[-events[sequence] - 1];
@@ -1021,7 +1042,7 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
           if (!remember(sequence + '|' + nodeKey(node))) continue;
           recordArrival(node, target, sequence);
           if ((node.bits & target.mask) !== 0n) {
-            stack.push({ sequence: sequence + 1, node: { ...node, bits: node.bits & ~target.mask }, fresh: true });
+            stack.push({ sequence: sequence + 1, node: withBits(node, node.bits & ~target.mask, node.path), fresh: true });
             continue;
           }
           for (const alternative of invisibleAlternatives(node, target)) stack.push({ sequence: sequence + 1, node: alternative, fresh: true });
@@ -1041,10 +1062,10 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
         }
       }
     } catch (error) {
-      if (error instanceof SearchAbort) return { key: input.key, valid: 'unknown', ops: clientOps, reason: error.message, limit: error.limit, peakConfigurations };
+      if (error instanceof SearchAbort) return { key: input.key, valid: 'unknown', ops: clientOps, reason: error.message, limit: error.limit, peakConfigurations, work };
       throw error;
     }
-    const result: KeySearchResult = { key: input.key, valid: false, ops: clientOps, peakConfigurations };
+    const result: KeySearchResult = { key: input.key, valid: false, ops: clientOps, peakConfigurations, work };
     if (recordPaths && furthestOp) result.counterexample = buildCounterexample();
     return result;
   }

@@ -45,44 +45,58 @@ const DEFAULT_MAX_CONFIGURATIONS = 200_000;
 /** Below this many ops, starting worker threads costs more than it saves. */
 const WORKER_MIN_OPS = 50_000;
 
+/**
+ * Pairs invocations with completions (by process) and groups them by key, one event at a time: the
+ * one implementation behind splitHistory and the file reader's threads, which feed it without
+ * building Op objects.
+ */
+export class KeySplitter {
+  private readonly builders = new Map<Key, { input: KeyInput; open: Map<number, number> }>();
+  private readonly openBuilders = new Map<number, { input: KeyInput; open: Map<number, number> }>();
+
+  invoke(process: number, key: Key, f: string, value: unknown, index: number): void {
+    let builder = this.builders.get(key);
+    if (!builder) this.builders.set(key, (builder = { input: { key, ops: [], events: [] }, open: new Map() }));
+    const id = builder.input.ops.length;
+    builder.input.ops.push({ f, process, invokeValue: value, completionValue: null, outcome: 'info', invokeIndex: index, completionIndex: -1 });
+    builder.input.events.push(id + 1);
+    builder.open.set(process, id);
+    this.openBuilders.set(process, builder);
+  }
+
+  complete(process: number, type: 'ok' | 'fail' | 'info', value: unknown, index: number): void {
+    const builder = this.openBuilders.get(process);
+    if (!builder) return;
+    this.openBuilders.delete(process);
+    const id = builder.open.get(process)!;
+    builder.open.delete(process);
+    const entry = builder.input.ops[id];
+    entry.completionValue = value;
+    entry.completionIndex = index;
+    entry.outcome = type;
+    if (type === 'ok') builder.input.events.push(-(id + 1));
+  }
+
+  /** The inputs, in the order their keys were first invoked. */
+  inputs(): KeyInput[] {
+    return [...this.builders.values()].map((builder) => builder.input);
+  }
+}
+
 /** Splits a history into one input per independent key (and per model partition), in first-seen order. */
 export function splitHistory(history: History, model: Model): KeyInput[] {
   if (model.partition) return splitPartitioned(history, model);
   // One pass, reading each op once: on big histories the reads of the ops dominate.
-  interface Builder {
-    input: KeyInput;
-    open: Map<number, number>;
-  }
-  const builders = new Map<Key, Builder>();
-  const openBuilders = new Map<number, Builder>();
+  const splitter = new KeySplitter();
   for (let position = 0; position < history.length; position++) {
     const op = history[position];
     const process = op.process;
     if (typeof process !== 'number') continue;
     const index = typeof op.index === 'number' ? op.index : position;
-    if (op.type === 'invoke') {
-      const key = op.key ?? null;
-      let builder = builders.get(key);
-      if (!builder) builders.set(key, (builder = { input: { key, ops: [], events: [] }, open: new Map() }));
-      const id = builder.input.ops.length;
-      builder.input.ops.push({ f: op.f, process, invokeValue: op.value ?? null, completionValue: null, outcome: 'info', invokeIndex: index, completionIndex: -1 });
-      builder.input.events.push(id + 1);
-      builder.open.set(process, id);
-      openBuilders.set(process, builder);
-      continue;
-    }
-    const builder = openBuilders.get(process);
-    if (!builder) continue;
-    openBuilders.delete(process);
-    const id = builder.open.get(process)!;
-    builder.open.delete(process);
-    const entry = builder.input.ops[id];
-    entry.completionValue = op.value ?? null;
-    entry.completionIndex = index;
-    entry.outcome = op.type === 'ok' ? 'ok' : op.type === 'fail' ? 'fail' : 'info';
-    if (op.type === 'ok') builder.input.events.push(-(id + 1));
+    if (op.type === 'invoke') splitter.invoke(process, op.key ?? null, op.f, op.value ?? null, index);
+    else splitter.complete(process, op.type === 'ok' ? 'ok' : op.type === 'fail' ? 'fail' : 'info', op.value ?? null, index);
   }
-  return [...builders.values()].map((builder) => builder.input);
+  return splitter.inputs();
 }
 
 function splitPartitioned(history: History, model: Model): KeyInput[] {
@@ -144,7 +158,10 @@ function resolveModel(options: LinearizableOptions): Model {
 }
 
 /** Once some key is already invalid, the most a hard key may still take: its verdict cannot change the answer. */
-const AFTER_VIOLATION_BUDGET_MS = 150;
+const AFTER_VIOLATION_BUDGET_MS = 40;
+/** Search steps per event the first breadth-first try may take (valid histories mostly need 1-5). */
+const WORK_PER_EVENT = 8;
+const WORK_SLACK = 10_000;
 
 function toKeyResult(result: KeySearchResult): KeyResult {
   const keyResult: KeyResult = { key: result.key, valid: result.valid, ops: result.ops, peakConfigurations: result.peakConfigurations };
@@ -154,7 +171,8 @@ function toKeyResult(result: KeySearchResult): KeyResult {
 }
 
 /**
- * Checks independent keys: first every key breadth-first (cheap keys finish, violations show early);
+ * Checks independent keys: first every key breadth-first, capped in steps (cheap keys finish,
+ * violations show early; a key over the cap tries depth-first, also capped, then breadth-first again);
  * then keys that held too many configurations depth-first, sharing the time left; then invalid keys
  * once more, recording paths, to explain them.
  */
@@ -163,8 +181,22 @@ export function checkKeys(model: Model, inputs: readonly KeyInput[], limits: Sea
   // quarter: past that, depth-first is usually faster.
   const quickLimits = { ...limits, maxConfigurations: Math.max(1, Math.floor(limits.maxConfigurations / 40)) };
   const breadthLimits = { ...limits, maxConfigurations: Math.max(1, Math.floor(limits.maxConfigurations / 4)) };
-  const results: KeySearchResult[] = inputs.map((input) => searchKey(model, input, quickLimits, false, 'frontier'));
   const strategies: SearchStrategy[] = inputs.map(() => 'frontier');
+  const results: KeySearchResult[] = inputs.map((input, i) => {
+    // Breadth-first costs steps in proportion to the configurations times the events; when it takes
+    // many more steps than events (few distinct values, many processes), depth-first usually goes
+    // straight through. Each try is capped in steps, so a wrong guess costs little; an 'unknown'
+    // from a cap is never an answer: the next strategy runs to the end.
+    const workCap = WORK_PER_EVENT * input.events.length + WORK_SLACK;
+    const quick = searchKey(model, input, { ...quickLimits, maxWork: workCap }, false, 'frontier');
+    if (quick.valid !== 'unknown' || quick.limit !== 'work') return quick;
+    const depth = searchKey(model, input, { ...limits, maxWork: workCap }, false, 'depth');
+    if (depth.valid !== 'unknown' || depth.limit === 'time') {
+      strategies[i] = 'depth';
+      return depth;
+    }
+    return searchKey(model, input, quickLimits, false, 'frontier');
+  });
   const hard = inputs.map((_, i) => i).filter((i) => results[i].valid === 'unknown' && results[i].limit === 'memory');
   hard.forEach((i, position) => {
     const violated = results.some((result) => result.valid === false);

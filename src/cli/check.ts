@@ -1,5 +1,6 @@
 // `faultline check`: judges a history file (JSONL or Jepsen EDN) or a run directory for linearizability.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -10,9 +11,10 @@ import {
   type KeyResult,
   type LinearizableResult,
 } from '../../checkers/linearizable/index.js';
+import { checkJsonlFileInParallel } from '../../checkers/linearizable/file.js';
 import type { Validity } from '../../checkers/types.js';
 import { ExitCode, UserError } from '../errors.js';
-import { readHistoryFile } from '../history/read.js';
+import { readHistoryFile, resolveHistoryFile } from '../history/read.js';
 import { RunFiles } from '../results.js';
 
 export interface CheckCommandOptions {
@@ -38,7 +40,7 @@ export function register(program: Command): void {
     .option('--initial <json>', "the model's initial state as JSON, e.g. 0, null, '\"\"' or '{\"x\":0}'")
     .option('--nil-reads <rule>', "'any': a read completing with nil matches any value (Knossos' rule); 'strict'")
     .option('--timeout <duration>', 'search budget (e.g. 500ms, 60s, 5m); past it the verdict is unknown', defaultTimeout)
-    .option('--workers <count>', 'worker threads for independent keys (0: check in this thread)')
+    .option('--workers <count>', 'worker threads for independent keys (0: check in this thread; on a JSONL file each thread also parses only its own keys)')
     .option('--independent', 'split jepsen.independent [key value] tuples (default: detect)')
     .option('--no-independent', 'never split [key value] tuples')
     .option('--json', 'print the result as JSON')
@@ -127,37 +129,80 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
   const nilReadsFlag = options.nilReads !== undefined ? parseNilReads(options.nilReads) : undefined;
   const workers = options.workers !== undefined ? parseWorkers(options.workers) : undefined;
 
+  const resolved = resolveHistoryFile(historyPath, { independent: options.independent });
+  const defaults = resolved.runDirectory ? defaultsFromSpec(resolved.runDirectory) : {};
+  const model = options.model ?? defaults.model;
+  const initial = initialFlag ? initialFlag.value : defaults.initial;
+  const nilReadsAny = nilReadsFlag ?? defaults.nilReadsAny;
+  const checkOptions = {
+    ...(initialFlag || 'initial' in defaults ? { initial } : {}),
+    ...(nilReadsAny !== undefined ? { nilReadsAny } : {}),
+    timeoutMs,
+  };
+
+  // A big JSONL file: read and check it on every core at once (each thread parses only its keys).
+  const parallelWorkers = workers ?? availableParallelism();
+  if (model !== undefined) checkModelName(model);
+  // (Asked for explicitly with --workers N: at any size.)
+  const bigEnough = workers !== undefined || fileBytes(resolved.file) >= parallelMinBytes;
+  if (model !== undefined && resolved.format === 'jsonl' && options.independent !== true && parallelWorkers >= 2 && bigEnough) {
+    const started = performance.now();
+    const parallel = await checkJsonlFileInParallel(resolved.file, resolved.file, { model, ...checkOptions, workers: parallelWorkers });
+    if (parallel) {
+      const warnings = [...parallel.warnings];
+      if (parallel.events === 0) warnings.push(`${resolved.file}: the history holds no operations`);
+      for (const warning of warnings) process.stderr.write(`faultline: warning: ${warning}\n`);
+      return report(parallel.result, resolved.file, parallel.events, { initial, nilReadsAny }, options, { readMs: 0, checkMs: performance.now() - started, parallel: true });
+    }
+  }
+
   const readStarted = performance.now();
   const read = readHistoryFile(historyPath, { independent: options.independent });
   const readMs = performance.now() - readStarted;
   for (const warning of read.warnings) process.stderr.write(`faultline: warning: ${warning}\n`);
-  const defaults = read.runDirectory ? defaultsFromSpec(read.runDirectory) : {};
-  const model = options.model ?? defaults.model;
   if (model === undefined) {
     throw new UserError(`--model: expected a model name (${modelNames.join(', ')}) for ${historyPath}`);
   }
   checkModelName(model);
-  const initial = initialFlag ? initialFlag.value : defaults.initial;
-  const nilReadsAny = nilReadsFlag ?? defaults.nilReadsAny;
 
   const checkStarted = performance.now();
   const result = await checkLinearizable(read.history, {
     model,
-    ...(initialFlag || 'initial' in defaults ? { initial } : {}),
-    ...(nilReadsAny !== undefined ? { nilReadsAny } : {}),
-    timeoutMs,
+    ...checkOptions,
     ...(workers !== undefined ? { workers } : {}),
   });
+  return report(result, read.file, read.history.length, { initial, nilReadsAny }, options, { readMs, checkMs: performance.now() - checkStarted, parallel: false });
+}
 
+/** At least this many bytes of JSONL (about 240k ops): below, two threads each scanning the whole file and warming up their own JIT cost more than they save on a loaded 2-core machine. */
+const parallelMinBytes = 48 << 20;
+
+function fileBytes(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Prints the result (text or JSON) and, for the benchmark, where the time went; returns the exit code. */
+function report(
+  result: LinearizableResult,
+  file: string,
+  events: number,
+  settings: { initial: unknown; nilReadsAny: boolean | undefined },
+  options: CheckCommandOptions,
+  timing: { readMs: number; checkMs: number; parallel: boolean },
+): number {
   if (process.env.FAULTLINE_BENCH === '1') {
-    // For the benchmark: where the time went, and peak RSS (kilobytes) for machines without /usr/bin/time.
-    const phases = { readMs: Math.round(readMs), checkMs: Math.round(performance.now() - checkStarted), maxRssKB: process.resourceUsage().maxRSS };
+    // Peak RSS (kilobytes) for machines without /usr/bin/time. In parallel mode reading and checking overlap: all in checkMs.
+    const phases = { readMs: Math.round(timing.readMs), checkMs: Math.round(timing.checkMs), parallel: timing.parallel, maxRssKB: process.resourceUsage().maxRSS };
     process.stderr.write(`faultline-bench: ${JSON.stringify(phases)}\n`);
   }
   if (options.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {
-    process.stdout.write(formatReport(result, read.file, read.history.length, { initial, nilReadsAny }));
+    process.stdout.write(formatReport(result, file, events, settings));
   }
   return exitCodeOf(result.valid);
 }

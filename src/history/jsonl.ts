@@ -1,14 +1,30 @@
 // Reads Faultline JSONL histories (one op per line) fast, tolerating a file cut off mid-line by a crash.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { inputError } from '../errors.js';
-import type { History } from './types.js';
+import type { History, Op } from './types.js';
 import { completeOp } from './validate.js';
 
 /** What a reader returns: the history and anything the user should hear about (printed to stderr). */
 export interface HistoryReadResult {
   history: History;
   warnings: string[];
+  /** Ops in the file, when a selector kept only some of them in `history`. */
+  totalOps?: number;
 }
+
+/**
+ * Lets a reader parse only some lines (a worker thread that owns some keys): `classify` sees every
+ * non-blank terminated line and answers skip (another reader's: count it only), taken (the selector
+ * used the line itself: count it only), parse (keep the op), or ask (parse it, then `decide` whether
+ * to keep the op). `position` is the op's index in the whole file. A torn-looking last line is always parsed and asked about.
+ */
+export interface JsonlLineSelector {
+  classify(text: string, start: number, end: number, lineNumber: number, position: number): LineDecision;
+  decide(op: Op, lineNumber: number): boolean;
+}
+
+export const LineDecision = { skip: 0, parse: 1, ask: 2, taken: 3 } as const;
+export type LineDecision = (typeof LineDecision)[keyof typeof LineDecision];
 
 const newlineByte = 0x0a;
 /** Default read size for streaming; big enough that syscall and decode overheads vanish, small enough to stay cache-friendly. */
@@ -21,9 +37,14 @@ const chunkBytes = 4 << 20;
 class JsonlLineParser {
   readonly history: History = [];
   readonly warnings: string[] = [];
-  private lineNumber = 0;
+  lineNumber = 0;
+  /** Ops in the whole file so far, skipped lines included: the index of the next op. */
+  position = 0;
 
-  constructor(private readonly fileName: string) {}
+  constructor(
+    private readonly fileName: string,
+    private readonly selector?: JsonlLineSelector,
+  ) {}
 
   /** Parses every line of `text`; the last line is only judged torn by `finishLine`. */
   parseLines(text: string, start: number, end: number): void {
@@ -40,6 +61,14 @@ class JsonlLineParser {
   parseLine(text: string, start: number, end: number, unterminated: boolean): void {
     this.lineNumber++;
     if (isBlank(text, start, end)) return;
+    let decision: LineDecision = LineDecision.parse;
+    if (this.selector) {
+      decision = unterminated ? LineDecision.ask : this.selector.classify(text, start, end, this.lineNumber, this.position);
+      if (decision === LineDecision.skip || decision === LineDecision.taken) {
+        this.position++;
+        return;
+      }
+    }
     let record: unknown;
     try {
       record = JSON.parse(start === 0 && end === text.length ? text : text.slice(start, end));
@@ -53,7 +82,9 @@ class JsonlLineParser {
       const reason = error instanceof Error ? error.message : String(error);
       throw inputError(this.fileName, this.lineNumber, `expected one JSON object per line (${reason})`);
     }
-    this.history.push(completeOp(record, this.history.length, this.fileName, this.lineNumber, false));
+    const op = completeOp(record, this.position++, this.fileName, this.lineNumber, false);
+    if (decision === LineDecision.ask && !this.selector!.decide(op, this.lineNumber)) return;
+    this.history.push(op);
   }
 }
 
@@ -84,8 +115,9 @@ export function readJsonlHistoryFile(
   path: string,
   fileName: string = path,
   readChunkBytes: number = chunkBytes,
+  selector?: JsonlLineSelector,
 ): HistoryReadResult {
-  const parser = new JsonlLineParser(fileName);
+  const parser = new JsonlLineParser(fileName, selector);
   let buffer = Buffer.allocUnsafe(Math.max(1, readChunkBytes));
   let filled = 0;
   const descriptor = openFileForReading(path, fileName);
@@ -114,7 +146,9 @@ export function readJsonlHistoryFile(
     const text = buffer.toString('utf8', 0, filled);
     parser.parseLine(text, 0, text.length, true);
   }
-  return { history: parser.history, warnings: parser.warnings };
+  const result: HistoryReadResult = { history: parser.history, warnings: parser.warnings };
+  if (selector) result.totalOps = parser.position;
+  return result;
 }
 
 function openFileForReading(path: string, fileName: string): number {

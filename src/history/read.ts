@@ -33,17 +33,7 @@ const runDirectoryHistoryFiles = ['history.jsonl', 'history.edn'];
  * Throws UserError for a missing or malformed file; a torn last line comes back as a warning.
  */
 export function readHistoryFile(path: string, options: ReadHistoryOptions = {}): HistoryFileReadResult {
-  let file = path;
-  let runDirectory: string | undefined;
-  if (isDirectory(path)) {
-    const found = runDirectoryHistoryFiles.map((name) => join(path, name)).find((candidate) => isFile(candidate));
-    if (!found) throw inputError(path, undefined, 'expected a run directory containing history.jsonl');
-    file = found;
-    runDirectory = path;
-  } else if (!isFile(path)) {
-    throw inputError(path, undefined, 'no such history file or run directory');
-  }
-  const format = options.format ?? detectFormat(file);
+  const { file, format, runDirectory } = resolveHistoryFile(path, options);
   let result: HistoryReadResult;
   if (format === 'jsonl') {
     result = readJsonlHistoryFile(file);
@@ -55,6 +45,22 @@ export function readHistoryFile(path: string, options: ReadHistoryOptions = {}):
   // Legal (a run killed before its first op) but worth saying: every checker will call it valid.
   if (result.history.length === 0) result.warnings.push(`${file}: the history holds no operations`);
   return { ...result, file, format, runDirectory };
+}
+
+/** Where a history would be read from and in which format, without reading it (throws UserError like readHistoryFile). */
+export function resolveHistoryFile(path: string, options: ReadHistoryOptions = {}): { file: string; format: HistoryFormat; runDirectory?: string } {
+  let file = path;
+  let runDirectory: string | undefined;
+  if (isDirectory(path)) {
+    const found = runDirectoryHistoryFiles.map((name) => join(path, name)).find((candidate) => isFile(candidate));
+    if (!found) throw inputError(path, undefined, 'expected a run directory containing history.jsonl');
+    file = found;
+    runDirectory = path;
+  } else if (!isFile(path)) {
+    throw inputError(path, undefined, 'no such history file or run directory');
+  }
+  const format = options.format ?? detectFormat(file);
+  return runDirectory === undefined ? { file, format } : { file, format, runDirectory };
 }
 
 function isDirectory(path: string): boolean {
