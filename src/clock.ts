@@ -12,5 +12,8 @@ export function faketimeEnv(node: Node): Record<string, string> {
     FAKETIME_NO_CACHE: '1',
     // Relative offsets (+30s) keep time flowing; without DONT_RESET the offset would restart per exec.
     FAKETIME_DONT_RESET: '1',
+    // Clock skew moves only the wall clock: timers, timeouts and elapsed-time measurements rightly run on
+    // the monotonic clock, and faking it too would fire (or freeze) them instead of skewing the time of day.
+    FAKETIME_DONT_FAKE_MONOTONIC: '1',
   };
 }

@@ -10,18 +10,26 @@ import type { Op } from '../../src/history/types.js';
 import type { Target, WorkloadName } from '../../src/target.js';
 import type { TestContext } from '../../src/test-context.js';
 import { RaftkvHttpClient, RaftkvRequestError, type RaftkvResponse } from './http-client.js';
+import { installServer, uploadedServerDirectory, type InstalledServer } from './install.js';
 import { bugSwitches, type BugSwitch } from './server.js';
 
 export { RaftkvHttpClient, RaftkvRequestError } from './http-client.js';
 export { bugSwitches, type BugSwitch } from './server.js';
+export { installServer, raftkvServerClosure, stageServer, type InstalledServer, type ServerClosure } from './install.js';
 
 export const RAFTKV_DEFAULT_PORT = 7700;
 const pollIntervalMs = 200;
 
 export interface RaftkvDbOptions {
-  /** Node binary on the node. Default: this controller's own (process.execPath). */
+  /**
+   * Node binary on the node. Default: this controller's own (process.execPath) when the node has that path,
+   * else `node` from the node's PATH.
+   */
   nodeBinary?: string;
-  /** The compiled server on the node. Default: <repo>/dist/targets/raftkv/server.js. */
+  /**
+   * The compiled server on the node. Default: <repo>/dist/targets/raftkv/server.js when the node has it
+   * (local, docker), else a copy of its compiled import closure uploaded into <node.dir>/raftkv-server (ssh).
+   */
   serverPath?: string;
   /** Port every node listens on (at its own host). */
   port?: number;
@@ -40,7 +48,7 @@ export interface RaftkvClientOptions {
   operationTimeoutMs?: number;
 }
 
-function defaultServerPath(): string {
+export function defaultServerPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const fromDist = here.includes(join('dist', 'targets', 'raftkv'));
   return fromDist ? join(here, 'server.js') : resolve(here, '..', '..', 'dist', 'targets', 'raftkv', 'server.js');
@@ -75,6 +83,8 @@ export function raftkvArgv(node: Node, nodes: readonly Node[], options: RaftkvDb
 export class RaftkvDb implements Db {
   readonly clockSkewable = true;
   private readonly started = new Set<string>();
+  /** Per node, how the server is run there (decided in setup: it may have been uploaded). */
+  private readonly installed = new Map<string, InstalledServer>();
   private readonly statusClients = new Map<string, RaftkvHttpClient>();
 
   constructor(private readonly options: RaftkvDbOptions = {}) {
@@ -111,23 +121,32 @@ export class RaftkvDb implements Db {
     const paths = raftkvPaths(node);
     await test.backend.exec(node, ['rm', '-rf', paths.directory]);
     await test.backend.exec(node, ['mkdir', '-p', paths.dataDirectory]);
+    this.installed.set(node.name, await this.install(test, node));
     await this.start(test, node);
     this.started.add(node.name);
     // One node cannot elect a leader alone: the last node to start waits for the whole cluster.
     if (test.nodes.every((peer) => this.started.has(peer.name))) await this.waitForLeader(test);
   }
 
+  private install(test: TestContext, node: Node): Promise<InstalledServer> {
+    return installServer(test, node, {
+      serverPath: this.options.serverPath ?? defaultServerPath(),
+      serverPathGiven: this.options.serverPath !== undefined,
+      nodeBinary: this.options.nodeBinary,
+    });
+  }
+
   async start(test: TestContext, node: Node): Promise<void> {
     const paths = raftkvPaths(node);
     const existing = await this.pid(test, node);
     if (existing !== undefined && (await this.alive(test, node, existing))) return;
-    const env =
-      this.options.faketime === false
-        ? undefined
-        : // The clock nemesis must move only the wall clock: a faked monotonic clock would also fire (or
-          // freeze) the election and heartbeat timers, which Raft rightly bases on monotonic time.
-          { ...faketimeEnv(node), FAKETIME_DONT_FAKE_MONOTONIC: '1' };
-    await test.backend.startDaemon(node, raftkvArgv(node, test.nodes, this.options), { logFile: paths.logFile, pidFile: paths.pidFile, env, cwd: paths.directory });
+    // faketimeEnv leaves the monotonic clock alone, so skew moves only the lease's wall clock, never the
+    // election and heartbeat timers.
+    const env = this.options.faketime === false ? undefined : faketimeEnv(node);
+    let installed = this.installed.get(node.name);
+    if (!installed) this.installed.set(node.name, (installed = await this.install(test, node)));
+    const argv = raftkvArgv(node, test.nodes, { ...this.options, nodeBinary: installed.nodeBinary, serverPath: installed.serverPath });
+    await test.backend.startDaemon(node, argv, { logFile: paths.logFile, pidFile: paths.pidFile, env, cwd: paths.directory });
     await this.waitForAnswer(test, node);
   }
 
@@ -172,6 +191,8 @@ export class RaftkvDb implements Db {
       await this.waitForExit(test, node, pid);
     }
     await test.backend.exec(node, ['rm', '-rf', raftkvPaths(node).directory], { allowFailure: true });
+    if (this.installed.get(node.name)?.uploaded) await test.backend.exec(node, ['rm', '-rf', uploadedServerDirectory(node)], { allowFailure: true });
+    this.installed.delete(node.name);
     this.started.delete(node.name);
     this.statusClients.get(node.name)?.close();
     this.statusClients.delete(node.name);

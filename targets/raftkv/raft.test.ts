@@ -388,3 +388,38 @@ describe('raft core under simulation', () => {
     expect(caught).toMatch(/election safety|leader completeness|state machine safety|log matching/);
   });
 });
+
+describe('candidate vote retries', () => {
+  // The vote requests among what the node wants sent since the last Ready.
+  function voteRequests(node: RaftNode): Message[] {
+    return node.takeReady().messages.filter((message) => message.type === 'vote');
+  }
+
+  it('re-asks every tick the peers that have not granted, and stops asking one that granted', () => {
+    const config = { peers: ['n1', 'n2', 'n3'], electionTicks: 10, heartbeatTicks: 2, random: () => 0, preVote: false };
+    const node = new RaftNode({ ...config, id: 'n1' });
+    for (let tick = 0; tick < 10; tick++) node.tick();
+    expect(node.role).toBe('candidate');
+    expect(voteRequests(node).map((message) => message.to).sort()).toEqual(['n2', 'n3']);
+    // n3 refuses (it voted for another candidate this term): refusals are asked again, since only a voter that
+    // lost its durable vote could change its answer.
+    node.step({ type: 'vote-response', from: 'n3', to: 'n1', term: node.term, granted: false });
+    expect(voteRequests(node)).toEqual([]);
+    node.tick();
+    expect(voteRequests(node).map((message) => message.to).sort()).toEqual(['n2', 'n3']);
+    expect(node.role).toBe('candidate');
+    // A 5-node candidate with one grant keeps asking the rest but not the one that granted.
+    const wide = new RaftNode({ ...config, peers: ['n1', 'n2', 'n3', 'n4', 'n5'], id: 'n1' });
+    for (let tick = 0; tick < 10; tick++) wide.tick();
+    voteRequests(wide);
+    wide.step({ type: 'vote-response', from: 'n2', to: 'n1', term: wide.term, granted: true });
+    wide.tick();
+    expect(voteRequests(wide).map((message) => message.to).sort()).toEqual(['n3', 'n4', 'n5']);
+    // Each retry is the same request: same term, same log position.
+    const again = new RaftNode({ ...config, id: 'n1' });
+    for (let tick = 0; tick < 10; tick++) again.tick();
+    const [first] = voteRequests(again);
+    again.tick();
+    expect(voteRequests(again)).toContainEqual(first);
+  });
+});

@@ -275,7 +275,23 @@ export class RaftNode {
       if (this.electionElapsed >= this.randomizedElectionTimeout) {
         this.electionElapsed = 0;
         this.campaign();
+      } else if (this.role === 'candidate') {
+        this.retryVoteRequests();
       }
+    }
+  }
+
+  /**
+   * The paper retries an RPC that got no answer: every tick of its candidacy, a candidate asks again every peer
+   * that has not granted its vote (a request to a crashed or unreachable peer was dropped). A vote request is
+   * idempotent: a peer that refused because it already voted in this term refuses again, since its vote is
+   * durable, so asking again is safe. Only a peer that forgot its vote (--bug forget-vote) could now answer
+   * differently, which is how the harness sees that bug.
+   */
+  private retryVoteRequests(): void {
+    for (const peer of this.otherPeers()) {
+      if (this.votes.get(peer) === true) continue;
+      this.send({ type: 'vote', from: this.id, to: peer, term: this.term, lastLogIndex: this.lastIndex, lastLogTerm: this.lastTerm });
     }
   }
 

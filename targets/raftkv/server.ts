@@ -22,13 +22,20 @@ export interface ServerOptions {
   /** Applied entries since the last snapshot that trigger a new one. */
   snapshotThreshold: number;
   requestTimeoutMs: number;
+  /**
+   * Holds every message from a peer this long before handling it: a slow network between the nodes, for
+   * tests on a kernel without tc netem (0, the default, handles messages at once). Order is kept.
+   */
+  peerDelayMs: number;
+  /** PreVote (on by default): an optional Raft extension; off runs the paper's plain elections. */
+  preVote: boolean;
   /** Where log lines go (stdout in the process). */
   log: (line: string) => void;
 }
 
 export const serverUsage =
   'usage: server.js --id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data DIR [--bug stale-read|lazy-fsync|forget-vote|lease-read] ' +
-  '[--tick-ms 50] [--election-ticks 20] [--heartbeat-ticks 2] [--snapshot-threshold 10000] [--request-timeout-ms 5000]';
+  '[--tick-ms 50] [--election-ticks 20] [--heartbeat-ticks 2] [--snapshot-threshold 10000] [--request-timeout-ms 5000] [--peer-delay-ms 0] [--pre-vote on|off]';
 
 function parseAddress(text: string, what: string): { host: string; port: number } {
   const match = /^(.+):(\d{1,5})$/.exec(text);
@@ -55,7 +62,7 @@ export function parseServerArguments(argv: readonly string[], log: (line: string
     flags.set(flag.slice(2), value);
     position++;
   }
-  const known = ['id', 'listen', 'peers', 'data', 'bug', 'tick-ms', 'election-ticks', 'heartbeat-ticks', 'snapshot-threshold', 'request-timeout-ms'];
+  const known = ['id', 'listen', 'peers', 'data', 'bug', 'tick-ms', 'election-ticks', 'heartbeat-ticks', 'snapshot-threshold', 'request-timeout-ms', 'peer-delay-ms', 'pre-vote'];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown flag --${name}; ${serverUsage}`);
   for (const required of ['id', 'listen', 'peers', 'data']) {
     if (!flags.has(required)) throw new Error(`missing --${required}; ${serverUsage}`);
@@ -68,6 +75,8 @@ export function parseServerArguments(argv: readonly string[], log: (line: string
     peers.set(part.slice(0, equals), parseAddress(part.slice(equals + 1), `--peers ${part.slice(0, equals)}`));
   }
   if (!peers.has(id)) throw new Error(`--peers must include this node's own id "${id}"`);
+  const preVote = flags.get('pre-vote') ?? 'on';
+  if (preVote !== 'on' && preVote !== 'off') throw new Error(`--pre-vote: expected on or off, got "${preVote}"`);
   const bug = flags.get('bug') ?? null;
   if (bug !== null && !(bugSwitches as readonly string[]).includes(bug)) throw new Error(`--bug: expected one of ${bugSwitches.join(', ')}, got "${bug}"`);
   return {
@@ -81,6 +90,8 @@ export function parseServerArguments(argv: readonly string[], log: (line: string
     heartbeatTicks: parsePositiveInteger(flags.get('heartbeat-ticks'), 'heartbeat-ticks', 2),
     snapshotThreshold: parsePositiveInteger(flags.get('snapshot-threshold'), 'snapshot-threshold', 10_000),
     requestTimeoutMs: parsePositiveInteger(flags.get('request-timeout-ms'), 'request-timeout-ms', 5000),
+    peerDelayMs: flags.get('peer-delay-ms') === '0' ? 0 : parsePositiveInteger(flags.get('peer-delay-ms'), 'peer-delay-ms', 0),
+    preVote: preVote === 'on',
     log,
   };
 }
@@ -134,6 +145,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       electionTicks: options.electionTicks,
       heartbeatTicks: options.heartbeatTicks,
       random: Math.random,
+      preVote: options.preVote,
       // The lease-read bug trusts its wall-clock lease for leadership too: it steps down only when the lease
       // runs out by Date.now(), so a clock set back keeps a cut-off leader serving (see the tick below).
       checkQuorumStepDown: options.bug !== 'lease-read',
@@ -162,7 +174,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const leaseMs = options.electionTicks * options.tickMs;
   let closed = false;
 
-  const transport = new PeerTransport(options.id, options.peers, (message: Message) => {
+  const handlePeerMessage = (message: Message): void => {
     if (closed || fatal) return;
     raft.step(message);
     if (options.bug === 'lease-read' && message.type === 'heartbeat-response') {
@@ -174,6 +186,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     }
     scheduleReady();
+  };
+  const transport = new PeerTransport(options.id, options.peers, (message: Message) => {
+    // Timers of one duration fire in the order they were set, so a delayed stream stays in order.
+    if (options.peerDelayMs > 0) setTimeout(handlePeerMessage, options.peerDelayMs, message);
+    else handlePeerMessage(message);
   });
 
   let readyScheduled = false;
