@@ -140,7 +140,8 @@ export function parseSpecText(content: string, file: string): Map<string, RawVal
       throw inputError(file, line, `unknown field '${keyText}' (expected one of ${[...fieldsInFiles, ...backendFlags].join(', ')})`);
     }
     const valueNode = pair.value as YamlNode | null;
-    const value = valueNode === null || valueNode === undefined ? null : (valueNode as { toJSON(): unknown }).toJSON();
+    // toJS with the document resolves aliases (`*anchor`); a node's own toJSON would leave them as {source}.
+    const value = valueNode === null || valueNode === undefined ? null : valueNode.toJS(document);
     // Timeline entries keep their own lines so a bad event is pointed at exactly.
     if (field === 'nemesis-timeline' && isSeq(valueNode)) {
       const itemLines = valueNode.items.map((item) => lineOf(item as YamlNode));

@@ -105,6 +105,21 @@ describe('spec validation', () => {
     expect(errorOf(() => loadSpec({ flags: { seed: '-1' } })).message).toMatch(/^--seed: expected an integer/);
   });
 
+  it('resolves YAML anchors and aliases, so a repeated timeline value is the value, not a reference', () => {
+    const file = specFile('alias.yaml', [
+      'nemesis: [kill]',
+      'nemesis-timeline:',
+      '  - {at: 1, fault: kill, action: start, value: &all {targets: all}}',
+      '  - {at: 2, fault: kill, action: stop}',
+      '  - {at: 3, fault: kill, action: start, value: *all}',
+      '  - {at: 4, fault: kill, action: stop}',
+      '',
+    ].join('\n'));
+    const spec = loadSpec({ file });
+    const starts = spec.nemesisTimeline!.filter((event) => event.action === 'start');
+    expect(starts.map((event) => event.value)).toEqual([{ targets: 'all' }, { targets: 'all' }]);
+  });
+
   it('refuses unknown fields, broken YAML, non-maps and bad timeline events with their lines', () => {
     expect(errorOf(() => loadSpec({ file: specFile('c.yaml', 'nodes: 3\nnodez: 4\n') })).message).toMatch(/c\.yaml:2: unknown field 'nodez'/);
     expect(errorOf(() => loadSpec({ file: specFile('d.yaml', 'nodes: [1, 2\n') })).message).toMatch(/d\.yaml:\d+: expected a YAML or JSON map/);
