@@ -65,6 +65,12 @@ export interface SearchLimits {
   maxConfigurations: number;
   /** Cap on search steps; past it: 'unknown' with limit 'work' (lets the caller try the other strategy). */
   maxWork?: number;
+  /**
+   * Cap on the pace: past `maxWorkPerEvent` steps per event walked so far (plus `workPerEventSlack`),
+   * 'unknown' with limit 'work'. Tells early that a search is blowing up, before it spends the whole cap.
+   */
+  maxWorkPerEvent?: number;
+  workPerEventSlack?: number;
 }
 
 export interface CounterexampleOp {
@@ -235,8 +241,37 @@ function insertSorted(used: readonly number[], groupId: number): number[] {
  */
 export type SearchStrategy = 'frontier' | 'depth';
 
-/** Searches one sub-history; `recordPaths` keeps linearization orders, for counterexamples. */
-export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, recordPaths = false, strategy: SearchStrategy = 'frontier'): KeySearchResult {
+/**
+ * What a search of one sub-history needs that depends only on the model and the input: built once per
+ * key and shared by every search of it (the strategies tried in turn, then the one that explains a
+ * violation), so its per-op allocation is paid once. Searches reset the only mutable parts (the info
+ * groups' counters) when they start.
+ */
+export interface PreparedKey {
+  model: Model;
+  input: KeyInput;
+  engineOps: (EngineOp | undefined)[];
+  groupsByPrecondition: Map<string, InfoGroup[]>;
+  blindGroupsByResult: Map<string, InfoGroup[]>;
+  freeGroups: InfoGroup[];
+  allGroups: InfoGroup[];
+  slotMasks: bigint[];
+  hasTwins: boolean;
+  nextReadFrom: (EngineOp | undefined)[];
+  blindInvokes: EngineOp[];
+  producers: Map<string, EngineOp[]>;
+  /** Some non-read op leaves a state that cannot be known in advance: no producibility pruning. */
+  unknownProducer: boolean;
+  preconditionGroupsByResult: Map<string, InfoGroup[]>;
+}
+
+// Twins: pending ok ops with the same identity. Linearizing the one that returns first dominates
+// linearizing another (the other keeps the later deadline), so only that one is tried. Not for
+// total non-blind ops (appends): one of those may vanish where its twin may not.
+const twinnable = (op: EngineOp): boolean => !op.readOnly && !(op.total && !op.blind);
+
+/** Builds the per-key structures of the search (see PreparedKey). */
+export function prepareKey(model: Model, input: KeyInput): PreparedKey {
   const hashOf = model.hash ?? canonicalJson;
   const engineOps: (EngineOp | undefined)[] = [];
   const groupsByIdentity = new Map<string, InfoGroup>();
@@ -295,7 +330,8 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
       op.blindState = model.step(model.init(input.key), modelOp);
       op.blindHash = op.blindState === undefined ? '' : hashOf(op.blindState);
     }
-    op.identity = modelOp.f + '\u0000' + canonicalJson(modelOp.value);
+    // Only twins and info groups compare identities, and neither holds a read: spare the string.
+    if (!readOnly) op.identity = modelOp.f + '\u0000' + canonicalJson(modelOp.value);
     if (source.outcome === 'info') {
       const identity = op.identity;
       let group = groupsByIdentity.get(identity);
@@ -345,11 +381,6 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
       }
     }
   }
-  const clientOps = input.ops.length;
-  // Twins: pending ok ops with the same identity. Linearizing the one that returns first dominates
-  // linearizing another (the other keeps the later deadline), so only that one is tried. Not for
-  // total non-blind ops (appends): one of those may vanish where its twin may not.
-  const twinnable = (op: EngineOp): boolean => !op.readOnly && !(op.total && !op.blind);
   let hasTwins = false;
   {
     const seen = new Set<string>();
@@ -364,7 +395,7 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
   }
   // For the reachability pruning: the next read (with a precondition) invoked at or after each event,
   // and every blind invocation in order.
-  const nextReadFrom: (EngineOp | undefined)[] = new Array(input.events.length + 1).fill(undefined);
+  const nextReadFrom: (EngineOp | undefined)[] = model.reachable ? new Array(input.events.length + 1).fill(undefined) : [];
   const blindInvokes: EngineOp[] = [];
   if (model.reachable) {
     for (let sequence = input.events.length - 1; sequence >= 0; sequence--) {
@@ -378,6 +409,49 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
       if (op && op.blind) blindInvokes.push(op);
     }
   }
+  // Which ops can leave each state: a pending op that needs a state nobody can produce any more is
+  // dead weight (with unique values, a write that has returned can never be read again).
+  const producers = new Map<string, EngineOp[]>();
+  let unknownProducer = false;
+  for (const op of engineOps) {
+    if (!op || op.readOnly) continue;
+    const produces = op.blind ? op.blindHash : op.resultHash;
+    if (produces === undefined) unknownProducer = true;
+    else {
+      const list = producers.get(produces);
+      if (list) list.push(op);
+      else producers.set(produces, [op]);
+    }
+  }
+  // Info ops with a precondition, by the state they leave: to follow chains of info ops backwards
+  // (a lost write enabling a lost cas enabling a pending read).
+  const preconditionGroupsByResult = new Map<string, InfoGroup[]>();
+  for (const list of groupsByPrecondition.values()) {
+    for (const group of list) {
+      const result = model.step(group.sample.preconditionState!.state, group.sample.modelOp);
+      if (result !== undefined) addToIndex(preconditionGroupsByResult, hashOf(result), group);
+    }
+  }
+  return { model, input, engineOps, groupsByPrecondition, blindGroupsByResult, freeGroups, allGroups, slotMasks, hasTwins, nextReadFrom, blindInvokes, producers, unknownProducer, preconditionGroupsByResult };
+}
+
+/**
+ * Searches one sub-history; `recordPaths` keeps linearization orders, for counterexamples. `prepared`
+ * (from prepareKey, same model and input) skips rebuilding the per-key structures.
+ */
+export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, recordPaths = false, strategy: SearchStrategy = 'frontier', prepared?: PreparedKey): KeySearchResult {
+  const ready = prepared !== undefined && prepared.model === model && prepared.input === input ? prepared : prepareKey(model, input);
+  const { engineOps, groupsByPrecondition, blindGroupsByResult, freeGroups, allGroups, slotMasks, hasTwins, nextReadFrom, blindInvokes, producers, preconditionGroupsByResult } = ready;
+  // An earlier search of the same prepared key may have stopped anywhere: start from a clean world.
+  for (const group of allGroups) {
+    group.invokedCount = 0;
+    group.consumed = 0;
+  }
+  const hashOf = model.hash ?? canonicalJson;
+  // Recording paths (to explain a violation): no early pruning, so the blame falls on the op whose
+  // return finds no configuration left, not on an earlier one.
+  const unknownProducer = ready.unknownProducer || recordPaths;
+  const clientOps = input.ops.length;
   /** Blind ops invoked in [from, to), or undefined when there are more than MAX_BLIND_DURING. */
   const blindInvokedBetween = (from: number, to: number): EngineOp[] | undefined => {
     let low = 0;
@@ -395,22 +469,6 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
     return found;
   };
 
-  // Which ops can leave each state: a pending op that needs a state nobody can produce any more is
-  // dead weight (with unique values, a write that has returned can never be read again).
-  const producers = new Map<string, EngineOp[]>();
-  let unknownProducer = false;
-  for (const op of engineOps) {
-    if (!op || op.readOnly) continue;
-    const produces = op.blind ? op.blindHash : op.resultHash;
-    // Recording paths (to explain a violation): no early pruning, so the blame falls on the op whose
-    // return finds no configuration left, not on an earlier one.
-    if (produces === undefined || recordPaths) unknownProducer = true;
-    else {
-      const list = producers.get(produces);
-      if (list) list.push(op);
-      else producers.set(produces, [op]);
-    }
-  }
   /**
    * False when some pending op not yet linearized needs a state that is not the current one and that
    * no op still to come (pending and not linearized, info, or invoked before its return) can produce.
@@ -437,15 +495,6 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
     return true;
   };
 
-  // Info ops with a precondition, by the state they leave: to follow chains of info ops backwards
-  // (a lost write enabling a lost cas enabling a pending read).
-  const preconditionGroupsByResult = new Map<string, InfoGroup[]>();
-  for (const list of groupsByPrecondition.values()) {
-    for (const group of list) {
-      const result = model.step(group.sample.preconditionState!.state, group.sample.modelOp);
-      if (result !== undefined) addToIndex(preconditionGroupsByResult, hashOf(result), group);
-    }
-  }
 
   /**
    * The info blind groups worth starting from when the next op needs one of `wanted` (state hashes),
@@ -528,11 +577,14 @@ export function searchKey(model: Model, input: KeyInput, limits: SearchLimits, r
 
   let work = 0;
   const maxWork = limits.maxWork ?? Number.POSITIVE_INFINITY;
+  const maxWorkPerEvent = limits.maxWorkPerEvent;
+  const workPerEventSlack = limits.workPerEventSlack ?? 0;
   const checkBudget = (): void => {
     // The first call checks too, so a budget already spent stops the search at once.
     if ((work++ & 1023) === 0) {
       if (Date.now() >= limits.deadline) throw new SearchAbort('time budget exhausted', 'time');
       if (work > maxWork) throw new SearchAbort(`more than ${maxWork} search steps`, 'work');
+      if (maxWorkPerEvent !== undefined && work > maxWorkPerEvent * cursor + workPerEventSlack) throw new SearchAbort(`more than ${maxWorkPerEvent} search steps per event`, 'work');
     }
   };
   const extendPath = (path: PathNode | undefined, op: EngineOp): PathNode | undefined =>

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { History, Key, Op } from '../../src/history/types.js';
 import type { Checker, CheckResult, Validity } from '../types.js';
 import { mergeValidity } from '../types.js';
-import { searchKey, type Counterexample, type KeyInput, type KeyOp, type KeySearchResult, type SearchLimits, type SearchStrategy } from './engine.js';
+import { prepareKey, searchKey, type Counterexample, type PreparedKey, type KeyInput, type KeyOp, type KeySearchResult, type SearchLimits, type SearchStrategy } from './engine.js';
 import { getModel, type Model } from './models.js';
 
 export type { Counterexample, CounterexampleOp } from './engine.js';
@@ -174,7 +174,9 @@ function toKeyResult(result: KeySearchResult): KeyResult {
  * Checks independent keys: first every key breadth-first, capped in steps (cheap keys finish,
  * violations show early; a key over the cap tries depth-first, also capped, then breadth-first again);
  * then keys that held too many configurations depth-first, sharing the time left; then invalid keys
- * once more, recording paths, to explain them.
+ * once more, recording paths, to explain them. A key's structures (prepareKey) are built once and
+ * shared by its searches; an invalid key is explained at once, while they are at hand, so only one
+ * key's structures are alive at a time.
  */
 export function checkKeys(model: Model, inputs: readonly KeyInput[], limits: SearchLimits): KeyResult[] {
   // Breadth-first gives up early, first at a fortieth of the cap (most keys need far less), then at a
@@ -182,45 +184,62 @@ export function checkKeys(model: Model, inputs: readonly KeyInput[], limits: Sea
   const quickLimits = { ...limits, maxConfigurations: Math.max(1, Math.floor(limits.maxConfigurations / 40)) };
   const breadthLimits = { ...limits, maxConfigurations: Math.max(1, Math.floor(limits.maxConfigurations / 4)) };
   const strategies: SearchStrategy[] = inputs.map(() => 'frontier');
+  const explained: (KeyResult | undefined)[] = inputs.map(() => undefined);
+  const explain = (i: number, result: KeySearchResult, prepared: PreparedKey | undefined): KeyResult => {
+    const again = searchKey(model, inputs[i], strategies[i] === 'frontier' ? breadthLimits : limits, true, strategies[i], prepared);
+    if (again.valid === false) return toKeyResult(again);
+    return toKeyResult({ ...result, reason: 'the search to explain the violation ran out of budget' });
+  };
   const results: KeySearchResult[] = inputs.map((input, i) => {
+    const prepared = prepareKey(model, input);
+    const result = firstSearch(i, input, prepared);
+    if (result.valid === false) explained[i] = explain(i, result, prepared);
+    return result;
+  });
+  function firstSearch(i: number, input: KeyInput, prepared: PreparedKey): KeySearchResult {
     // Breadth-first costs steps in proportion to the configurations times the events; when it takes
     // many more steps than events (few distinct values, many processes), depth-first usually goes
     // straight through. Each try is capped in steps, so a wrong guess costs little; an 'unknown'
     // from a cap is never an answer: the next strategy runs to the end.
     const workCap = WORK_PER_EVENT * input.events.length + WORK_SLACK;
-    const quick = searchKey(model, input, { ...quickLimits, maxWork: workCap }, false, 'frontier');
+    // The pace is capped too: a key blowing up in its first events moves to depth-first at once,
+    // instead of after spending the whole cap.
+    const quick = searchKey(model, input, { ...quickLimits, maxWork: workCap, maxWorkPerEvent: WORK_PER_EVENT, workPerEventSlack: WORK_SLACK }, false, 'frontier', prepared);
     if (quick.valid !== 'unknown' || quick.limit !== 'work') return quick;
-    const depth = searchKey(model, input, { ...limits, maxWork: workCap }, false, 'depth');
+    const depth = searchKey(model, input, { ...limits, maxWork: workCap }, false, 'depth', prepared);
     if (depth.valid !== 'unknown' || depth.limit === 'time') {
       strategies[i] = 'depth';
       return depth;
     }
-    return searchKey(model, input, quickLimits, false, 'frontier');
-  });
+    return searchKey(model, input, quickLimits, false, 'frontier', prepared);
+  }
   const hard = inputs.map((_, i) => i).filter((i) => results[i].valid === 'unknown' && results[i].limit === 'memory');
   hard.forEach((i, position) => {
     const violated = results.some((result) => result.valid === false);
+    const prepared = prepareKey(model, inputs[i]);
     if (!violated) {
-      results[i] = searchKey(model, inputs[i], breadthLimits, false, 'frontier');
-      if (results[i].valid !== 'unknown' || results[i].limit !== 'memory') return;
+      results[i] = searchKey(model, inputs[i], breadthLimits, false, 'frontier', prepared);
+      if (results[i].valid !== 'unknown' || results[i].limit !== 'memory') {
+        if (results[i].valid === false) explained[i] = explain(i, results[i], prepared);
+        return;
+      }
     }
     const now = Date.now();
     let deadline = limits.deadline === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : now + Math.max(0, (limits.deadline - now) / (hard.length - position));
     if (violated) deadline = Math.min(deadline, now + AFTER_VIOLATION_BUDGET_MS);
     // Too many configurations at once: depth-first holds fewer, and often goes straight through.
-    const depth = searchKey(model, inputs[i], { ...limits, deadline }, false, 'depth');
+    const depth = searchKey(model, inputs[i], { ...limits, deadline }, false, 'depth', prepared);
     if (depth.valid !== 'unknown') {
       results[i] = depth;
       strategies[i] = 'depth';
+      if (depth.valid === false) explained[i] = explain(i, depth, prepared);
     } else if (violated) {
       results[i] = { ...results[i], reason: `${results[i].reason}; not searched further, another key is already invalid` };
     }
   });
   return results.map((result, i) => {
     if (result.valid !== false) return toKeyResult(result);
-    const explained = searchKey(model, inputs[i], strategies[i] === 'frontier' ? breadthLimits : limits, true, strategies[i]);
-    if (explained.valid === false) return toKeyResult(explained);
-    return toKeyResult({ ...result, reason: 'the search to explain the violation ran out of budget' });
+    return explained[i] ?? explain(i, result, undefined);
   });
 }
 
