@@ -4,8 +4,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../errors.js';
 import { readEdnHistory } from './edn.js';
+import { errorOf } from '../testing/errors.js';
 
 const historiesDirectory = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'histories');
 
@@ -19,15 +19,6 @@ function ednFilesUnder(directory: string): string[] {
   return found;
 }
 
-function errorOf(action: () => unknown): UserError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError);
-    return error as UserError;
-  }
-  throw new Error('expected a UserError, got none');
-}
 
 const twoOps = `{:process 0, :type :invoke, :f :write, :value 3}
 {:process 0, :type :ok, :f :write, :value 3}`;

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UserError } from '../errors.js';
 import { parseJsonlHistory, readJsonlHistoryFile } from './jsonl.js';
+import { errorOf } from '../testing/errors.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'faultline-jsonl-test-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -15,15 +15,6 @@ const readmeExample =
   '{"process":3,"type":"invoke","f":"cas","key":"k7","value":[1,2],"time":18250}\n' +
   '{"process":3,"type":"ok","f":"cas","key":"k7","value":[1,2],"time":1020031,"node":"n1","latencyNs":5}\n';
 
-function errorOf(action: () => unknown): UserError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError);
-    return error as UserError;
-  }
-  throw new Error('expected a UserError, got none');
-}
 
 describe('parseJsonlHistory', () => {
   it('reads the format of the histories README, assigning indexes and keeping unknown fields', () => {

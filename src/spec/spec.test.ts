@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UserError } from '../errors.js';
 import { loadSpec, specToArgv } from './index.js';
+import { errorOf } from '../testing/errors.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'faultline-spec-test-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -16,15 +16,6 @@ function specFile(name: string, content: string): string {
   return path;
 }
 
-function errorOf(action: () => unknown): UserError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UserError);
-    return error as UserError;
-  }
-  throw new Error('expected a UserError');
-}
 
 describe('spec defaults', () => {
   it('with nothing given, is the issue\'s default run: 5-node raftkv, local, register, four faults, 60 s', () => {
