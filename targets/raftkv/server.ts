@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { RaftNode, type Entry, type Message, type Ready, type Role } from './raft.js';
 import { KeyValueStateMachine, validateCommand, type Command, type CommandResult, type JsonValue, type StateMachineImage } from './state-machine.js';
 import { PeerTransport } from './transport.js';
-import { recover, WriteAheadLog } from './wal.js';
+import { recover, StorageCorruptionError, WriteAheadLog, type Recovery } from './wal.js';
 
 export const bugSwitches = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read'] as const;
 export type BugSwitch = (typeof bugSwitches)[number];
@@ -122,7 +122,14 @@ export interface RunningServer {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const log = (text: string) => options.log(`${new Date().toISOString()} ${options.id} ${text}`);
-  const recovery = recover(options.dataDirectory);
+  let recovery: Recovery;
+  try {
+    recovery = recover(options.dataDirectory);
+  } catch (error) {
+    // Mid-log or snapshot damage: one line in the node's own log that says where, then a non-zero exit.
+    if (error instanceof StorageCorruptionError) log(`fatal: refusing to start: ${error.message}`);
+    throw error;
+  }
   const persisted = recovery.state;
   const stateMachine = new KeyValueStateMachine();
   let fatal: Error | null = null;
@@ -555,7 +562,8 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((error: Error) => {
-    process.stderr.write(`raftkv: ${error.message}\n`);
+    // A corruption refusal is already in the log, with the time and node id; a second copy would only confuse.
+    if (!(error instanceof StorageCorruptionError)) process.stderr.write(`raftkv: ${error.message}\n`);
     process.exit(1);
   });
 }

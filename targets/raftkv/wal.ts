@@ -1,6 +1,7 @@
 // raftkv's durable storage: an append-only, checksummed write-ahead log with group commit (one durable write
 // for everything queued while the previous one ran), plus an atomically replaced snapshot file.
-// Record: [u32 payload length][u32 crc32 of payload][payload: JSON]. A torn or corrupt tail is cut off on open.
+// Record: [u32 payload length][u32 crc32 of payload][payload: JSON]. On open a torn tail is cut off; damage
+// anywhere else (a bad record with an intact one after it, a snapshot failing its checksum) refuses to start.
 import { closeSync, constants as fsConstants, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, truncateSync, write, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -21,7 +22,7 @@ const recordBytesMax = 256 * 1024 * 1024;
 
 export interface Recovery {
   state: PersistedState;
-  /** Bytes cut off the WAL's tail because the last record was torn or failed its checksum. */
+  /** Bytes cut off the WAL's torn tail: a bad record (incomplete or failing its checks) with nothing intact after it. */
   discardedBytes: number;
   records: number;
 }
@@ -43,19 +44,96 @@ function fsyncDirectory(directory: string): void {
   }
 }
 
-/** Reads the snapshot and WAL in `directory`, cutting off a torn tail. Creates the directory if needed. */
+/**
+ * Damage recovery must not paper over: a WAL record that fails its checks with a valid record after it, or a
+ * snapshot file that fails its checksum. The node refuses to start (a real store's fail-stop) rather than
+ * forget what it acknowledged, its votes included; `file` and `offset` say where to look.
+ */
+export class StorageCorruptionError extends Error {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StorageCorruptionError';
+  }
+}
+
+/** The intact WAL record at `offset` and where the next one starts, or why the bytes there are not one. */
+type RecordRead = { record: WalRecord; next: number } | { problem: string };
+
+function readRecordAt(bytes: Buffer, offset: number): RecordRead {
+  if (offset + recordHeaderBytes > bytes.length) return { problem: `a record header cut short (${bytes.length - offset} of ${recordHeaderBytes} bytes)` };
+  const length = bytes.readUInt32LE(offset);
+  const checksum = bytes.readUInt32LE(offset + 4);
+  if (length === 0 || length > recordBytesMax) return { problem: `an impossible record length ${length}` };
+  const end = offset + recordHeaderBytes + length;
+  if (end > bytes.length) return { problem: `a record of ${length} bytes running past the end of the file` };
+  const payload = bytes.subarray(offset + recordHeaderBytes, end);
+  if (crc32(payload) !== checksum) return { problem: 'a record whose checksum does not match' };
+  let record: WalRecord;
+  try {
+    record = JSON.parse(payload.toString('utf8')) as WalRecord;
+  } catch {
+    return { problem: 'a record whose checksum matches but whose payload is not JSON' };
+  }
+  if (record === null || typeof record !== 'object' || !['hard', 'entries', 'snapshot'].includes((record as { t?: unknown }).t as string)) {
+    return { problem: 'a record of no known kind' };
+  }
+  return { record, next: end };
+}
+
+/**
+ * The offset of the first intact record after `offset`, or null. Every byte offset is tried because a damaged
+ * length field hides where the next record starts; most candidates fail at once on their length.
+ */
+function nextIntactRecord(bytes: Buffer, offset: number): number | null {
+  for (let candidate = offset + 1; candidate + recordHeaderBytes < bytes.length; candidate++) {
+    if ('record' in readRecordAt(bytes, candidate)) return candidate;
+  }
+  return null;
+}
+
+/**
+ * Snapshot file: one header line `raftkv-snapshot length=<bytes> crc32=<checksum>`, then the snapshot's JSON.
+ * The checksum catches what JSON.parse alone would not: a flipped bit inside a value still parses.
+ */
+const snapshotMagic = 'raftkv-snapshot';
+
+export function encodeSnapshot(snapshot: Snapshot): Buffer {
+  const payload = Buffer.from(JSON.stringify(snapshot));
+  return Buffer.concat([Buffer.from(`${snapshotMagic} length=${payload.length} crc32=${crc32(payload)}\n`), payload]);
+}
+
+export function decodeSnapshot(path: string, bytes: Buffer): Snapshot {
+  const newline = bytes.indexOf(0x0a);
+  const header = newline < 0 ? '' : bytes.subarray(0, Math.min(newline, 200)).toString('latin1');
+  const match = /^raftkv-snapshot length=(\d+) crc32=(\d+)$/.exec(header);
+  const refuse = (offset: number, what: string) =>
+    new StorageCorruptionError(path, offset, `${path}: snapshot file is corrupt at byte ${offset}: ${what}; refusing to start (this node's state is lost; restore its data or replace the node)`);
+  if (!match) throw refuse(0, `expected a header line '${snapshotMagic} length=N crc32=N'`);
+  const payload = bytes.subarray(newline + 1);
+  if (payload.length !== Number(match[1])) throw refuse(newline + 1, `expected ${match[1]} bytes of snapshot after the header, found ${payload.length}`);
+  if (crc32(payload) !== Number(match[2])) throw refuse(newline + 1, 'its checksum does not match');
+  try {
+    return JSON.parse(payload.toString('utf8')) as Snapshot;
+  } catch (error) {
+    throw refuse(newline + 1, `its checksum matches but it is not JSON (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Reads the snapshot and WAL in `directory`. Creates the directory if needed. A torn tail (the first bad
+ * record with no intact record after it, as a crash during an append leaves) is cut off; anything else
+ * bad throws StorageCorruptionError.
+ */
 export function recover(directory: string): Recovery {
   mkdirSync(directory, { recursive: true });
   let snapshot: Snapshot | null = null;
   const snapshotPath = join(directory, snapshotFileName);
-  if (existsSync(snapshotPath)) {
-    try {
-      snapshot = JSON.parse(readFileSync(snapshotPath, 'utf8')) as Snapshot;
-    } catch (error) {
-      // Written by rename after an fsync, so only outside damage gets here: refuse to start rather than guess.
-      throw new Error(`${snapshotPath} is corrupt (${(error as Error).message}); this node's state is lost`);
-    }
-  }
+  // Written by rename after an fsync, so only outside damage makes it fail its checks.
+  if (existsSync(snapshotPath)) snapshot = decodeSnapshot(snapshotPath, readFileSync(snapshotPath));
   let hardState: HardState = { term: 0, votedFor: null };
   let entries: Entry[] = [];
   const walPath = join(directory, walFileName);
@@ -64,15 +142,23 @@ export function recover(directory: string): Recovery {
   if (existsSync(walPath)) {
     const bytes = readFileSync(walPath);
     let offset = 0;
-    while (offset + recordHeaderBytes <= bytes.length) {
-      const length = bytes.readUInt32LE(offset);
-      const checksum = bytes.readUInt32LE(offset + 4);
-      if (length > recordBytesMax || offset + recordHeaderBytes + length > bytes.length) break;
-      const payload = bytes.subarray(offset + recordHeaderBytes, offset + recordHeaderBytes + length);
-      if (crc32(payload) !== checksum) break;
-      const record = JSON.parse(payload.toString('utf8')) as WalRecord;
+    while (offset < bytes.length) {
+      const read = readRecordAt(bytes, offset);
+      if (!('record' in read)) {
+        const intact = nextIntactRecord(bytes, offset);
+        if (intact !== null) {
+          throw new StorageCorruptionError(
+            walPath,
+            offset,
+            `${walPath}: corrupt at byte ${offset} (${read.problem}, record ${records + 1}) with an intact record after it at byte ${intact}: ` +
+              'mid-log corruption, not a torn tail; refusing to start (dropping it would forget acknowledged entries and votes; restore this node\'s data or replace the node)',
+          );
+        }
+        break;
+      }
+      const record = read.record;
       records++;
-      offset += recordHeaderBytes + length;
+      offset = read.next;
       const base = snapshot?.index ?? 0;
       if (record.t === 'hard') {
         hardState = { term: record.term, votedFor: record.vote };
@@ -194,7 +280,7 @@ export class WriteAheadLog {
     const rewrite = () => {
       const snapshotPath = join(this.directory, snapshotFileName);
       const temporarySnapshot = `${snapshotPath}.tmp`;
-      writeFileSync(temporarySnapshot, JSON.stringify(snapshot));
+      writeFileSync(temporarySnapshot, encodeSnapshot(snapshot));
       const snapshotDescriptor = openSync(temporarySnapshot, 'r+');
       fsyncSync(snapshotDescriptor);
       closeSync(snapshotDescriptor);
