@@ -47,6 +47,7 @@ export function composeNemeses(packages: readonly NemesisPackage[]): Nemesis {
       route.set(f, nemesisPackage.nemesis);
     }
   }
+  const healFs = new Set(packages.map((nemesisPackage) => nemesisPackage.healOp().f));
   return {
     fs: [...route.keys()],
     async setup(test: TestContext, db: Db): Promise<void> {
@@ -56,7 +57,8 @@ export function composeNemeses(packages: readonly NemesisPackage[]): Nemesis {
       const nemesis = route.get(op.f);
       if (!nemesis) return refused(op, `no nemesis handles '${op.f}' (have: ${[...route.keys()].join(', ')})`);
       try {
-        return await nemesis.invoke(test, db, op);
+        const completion = await nemesis.invoke(test, db, op);
+        return healFs.has(op.f) ? markIncompleteHeal(completion) : completion;
       } catch (error) {
         // The fault may have been partly applied before the error: Jepsen's info, with the reason.
         return { ...op, type: 'info', error: errorMessage(error) };
@@ -76,4 +78,16 @@ export function composeNemeses(packages: readonly NemesisPackage[]): Nemesis {
       if (errors.length > 0) throw new Error(errors.join('; '));
     },
   };
+}
+
+/**
+ * Packages complete a heal that failed on some nodes as info with `errors` (or `healed: false`) in the value,
+ * which reads like success: a heal that errs must not count as healed, so it gets an `error` the runner sees.
+ */
+export function markIncompleteHeal(completion: Op): Op {
+  if (completion.type === 'fail' || typeof completion.error === 'string') return completion;
+  const value = completion.value as { errors?: unknown; healed?: unknown } | null | undefined;
+  const errors = value !== null && typeof value === 'object' && Array.isArray(value.errors) ? value.errors.map(String) : [];
+  if (errors.length === 0 && value?.healed !== false) return completion;
+  return { ...completion, error: `heal incomplete: ${errors.join('; ') || 'the nemesis says not healed'}` };
 }

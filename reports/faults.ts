@@ -13,6 +13,8 @@ export interface FaultEvent {
   value: unknown;
   nodes: string[];
   error?: string;
+  /** false when the completion says the heal did not take (the runner marks a heal that erred so). */
+  healed?: boolean;
 }
 
 /** A fault from its start to its heal (or to the end of the history when no heal was recorded). */
@@ -115,6 +117,7 @@ export function faultEvents(nemesisOps: readonly Op[], knownNodes: readonly stri
       const nodes = nodesIn(op.value, knownNodes);
       if (nodes.length > 0) pending.nodes = nodes;
       if (typeof op.error === 'string') pending.error = op.error;
+      if (op.healed === false) pending.healed = false;
       pending = undefined;
       continue;
     }
@@ -138,6 +141,8 @@ export function faultPeriods(events: readonly FaultEvent[], endNs: number): Faul
       open.set(event.family, period);
       periods.push(period);
     } else if (event.role === 'heal') {
+      // A heal that erred leaves the fault in force: the period stays open until a heal that worked.
+      if (event.healed === false) continue;
       const period = open.get(event.family);
       if (!period) continue;
       period.endNs = Math.max(period.startNs, at);

@@ -256,21 +256,32 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     }),
   });
 
+  /** Faults still in force after their final heal op and the nemesis teardown both failed, with why. */
+  const unhealedFaults: Array<{ fault: string; error: string }> = [];
   const healAll = async () => {
     if (!nemesis || !db || !nemesisSetUp) return;
     const healEnvironment = { ...environment({ next: () => ({ type: 'done' }) }), signal: new AbortController().signal };
+    const failedHeals = new Map<string, string>();
     for (const [fault, heal] of [...active]) {
-      await invokeNemesisOp(healEnvironment, nemesis, db, { ...heal, fault, action: 'stop' }, active, healOpFor, limits.nemesisOpTimeoutMs);
+      const completion = await invokeNemesisOp(healEnvironment, nemesis, db, { ...heal, fault, action: 'stop' }, active, healOpFor, limits.nemesisOpTimeoutMs);
+      if (active.has(fault)) failedHeals.set(fault, completion.error ?? `completed ${completion.type}`);
     }
     const liveDb = db;
     const liveNemesis = nemesis;
+    let teardownError: string | undefined;
     await withTimeout(async () => {
       await liveNemesis.teardown(test, liveDb);
       return undefined;
     }, limits.nemesisTeardownTimeoutMs, (reason) => {
-      errors.push(`healing faults: ${reason}`);
+      teardownError = reason;
       return undefined;
     });
+    if (teardownError !== undefined) errors.push(`healing faults: ${teardownError}`);
+    // The teardown undoes everything each nemesis remembers: when it succeeds, a fault whose heal op erred is healed.
+    for (const [fault, error] of failedHeals) {
+      if (teardownError === undefined) log(`faultline: ${fault}: its heal op failed (${error}); the nemesis teardown healed it`);
+      else unhealedFaults.push({ fault, error: `${error}; teardown: ${teardownError}` });
+    }
     active.clear();
     nemesisSetUp = false;
   };
@@ -352,7 +363,8 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     if (interrupt.signal.aborted) throw new Error('interrupted');
 
     phase = 'recover';
-    log(`faultline: faults healed; ${spec.recoverySeconds} s to recover`);
+    if (unhealedFaults.length === 0) log(`faultline: faults healed; ${spec.recoverySeconds} s to recover`);
+    else log(`faultline: NOT healed: ${unhealedFaults.map((entry) => `${entry.fault} (${entry.error})`).join('; ')}; ${spec.recoverySeconds} s to recover anyway`);
     await sleep(spec.recoverySeconds * 1000, interrupt.signal);
     if (interrupt.signal.aborted) throw new Error('interrupted');
 
@@ -407,6 +419,13 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     checked = await runCheckers(await workloadInstance.checkers(), workloadInstance.checkContext(), recorder.history);
   }
 
+  for (const entry of unhealedFaults) errors.push(`fault not healed: ${entry.fault}: ${entry.error}`);
+  if (checked && unhealedFaults.length > 0) {
+    // The final reads were taken with a fault possibly still in force, so recovery is unproven: a valid verdict
+    // becomes unknown. A violation found stays a violation.
+    checked.checkers.faults = { valid: 'unknown', unhealed: unhealedFaults, reason: 'a fault could not be healed; see errors' };
+    checked.valid = mergeValidity(checked.valid, 'unknown');
+  }
   const valid: Validity = checked?.valid ?? 'unknown';
   const results: RunResults = {
     name: spec.name,

@@ -214,7 +214,77 @@ export async function runClientWorker(environment: WorkerEnvironment, thread: nu
 /** Faults currently in force, by fault name, with the op that heals each (for the progress line and the final heal). */
 export type ActiveFaults = Map<string, { f: string; value: unknown }>;
 
-/** Performs one nemesis op with a bound, records it (history and nemesis.jsonl) and tracks active faults. */
+/** Longest wait, after a nemesis op timed out, for the commands it had already started (each has its own bound). */
+export const nemesisCancelGraceMs = 60_000;
+
+/** Backend calls a nemesis (or the Db acting for it) makes; each is refused once the op is cancelled. */
+const cancellableBackendCalls = new Set(['exec', 'startDaemon', 'upload', 'download', 'writeFile']);
+
+/**
+ * The test as one nemesis op sees it: its backend refuses every new command once `signal` is aborted and
+ * tracks the commands in flight, so a timed-out op can be stopped and waited for before anything heals.
+ */
+export function cancellableTest(test: TestContext, signal: AbortSignal): { test: TestContext; inFlight: Set<Promise<unknown>> } {
+  const inFlight = new Set<Promise<unknown>>();
+  if (!test.backend) return { test, inFlight };
+  const backend = new Proxy(test.backend, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof property !== 'string' || !cancellableBackendCalls.has(property) || typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (signal.aborted) return Promise.reject(new Error('nemesis op cancelled after its timeout'));
+        const call = Promise.resolve((value as (...callArgs: unknown[]) => unknown).apply(target, args));
+        inFlight.add(call);
+        const forget = () => inFlight.delete(call);
+        call.then(forget, forget);
+        return call;
+      };
+    },
+  });
+  return { test: { ...test, backend }, inFlight };
+}
+
+/**
+ * Runs one nemesis op with a bound. Past the bound the op is cancelled: its backend refuses new commands and
+ * the commands already started are awaited (bounded), so a late command cannot re-apply a fault after a heal.
+ */
+async function invokeCancellable(
+  test: TestContext,
+  nemesis: Nemesis,
+  db: Db,
+  invoke: Op,
+  nemesisTimeoutMs: number,
+): Promise<unknown> {
+  const cancellation = new AbortController();
+  const scoped = cancellableTest(test, cancellation.signal);
+  const attempt = (async () => nemesis.invoke(scoped.test, db, invoke))().then(
+    (result): unknown => result,
+    (error: unknown): unknown => ({ type: 'info', value: null, error: errorText(error) }),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'timed out'>((resolve) => {
+    timer = setTimeout(() => resolve('timed out'), nemesisTimeoutMs);
+  });
+  try {
+    const first = await Promise.race([attempt, deadline]);
+    if (first !== 'timed out') return first;
+  } finally {
+    clearTimeout(timer);
+  }
+  cancellation.abort();
+  // Bounded: every backend command has its own timeout, and the grace caps the wait in any case.
+  const settled = await withTimeout(async () => {
+    await Promise.allSettled([attempt, ...scoped.inFlight]);
+    return true;
+  }, nemesisCancelGraceMs, () => false);
+  const note = settled ? 'cancelled' : `cancelled; commands still running after ${nemesisCancelGraceMs} ms`;
+  return { type: 'info', value: null, error: `timed out after ${nemesisTimeoutMs} ms; ${note}`, cancelled: true };
+}
+
+/**
+ * Performs one nemesis op with a bound, records it (history and nemesis.jsonl) and tracks active faults. A
+ * stop that errs leaves its fault active and is recorded with `healed: false`: a heal that errs is not a heal.
+ */
 export async function invokeNemesisOp(
   environment: WorkerEnvironment,
   nemesis: Nemesis,
@@ -232,14 +302,20 @@ export async function invokeNemesisOp(
     const heal = healOpFor(fault);
     if (heal) active.set(fault, heal);
   }
-  const result = await withTimeout<unknown>(() => nemesis.invoke(test, db, invoke), nemesisTimeoutMs, (reason) => ({ type: 'info', value: null, error: reason }));
+  const result = await invokeCancellable(test, nemesis, db, invoke, nemesisTimeoutMs);
   const completion = completionOf(result);
-  const op = recorder.complete(invoke, completion.type, { ...completion.extra, value: completion.value, ...(completion.error ? { error: completion.error } : {}) });
   // Nemeses complete a fault they carried out as info with what they did (Jepsen's habit); an error says otherwise.
   const succeeded = completion.type !== 'fail' && completion.error === undefined;
+  const unhealed = fault !== undefined && request.action === 'stop' && !succeeded;
+  const op = recorder.complete(invoke, completion.type, {
+    ...completion.extra,
+    value: completion.value,
+    ...(completion.error ? { error: completion.error } : {}),
+    ...(unhealed ? { healed: false } : {}),
+  });
   if (fault && request.action === 'stop' && succeeded) active.delete(fault);
   if (fault && request.action === 'start' && completion.type === 'fail') active.delete(fault);
-  if (!succeeded) test.log(`nemesis ${request.f}: ${completion.type}${completion.error ? ` (${completion.error})` : ''}`);
+  if (!succeeded) test.log(`nemesis ${request.f}: ${completion.type}${completion.error ? ` (${completion.error})` : ''}${unhealed ? `; ${fault} is not healed` : ''}`);
   return op;
 }
 
