@@ -1,5 +1,6 @@
 // The set checker (Jepsen's set): unique adds, then final reads; every acknowledged add must be in every read
-// that began after it was acknowledged, and no read may hold an element nobody tried to add.
+// that began after it was acknowledged, no read may hold an element nobody tried to add, and none may hold one
+// whose every add was recorded as `fail` (certainly not done: either the store or the client's error mapping lies).
 import type { Checker, CheckResult } from '../types.js';
 import { isClientProcess, type History, type Op } from '../../src/history/types.js';
 
@@ -19,7 +20,7 @@ function sortedElements(keys: Iterable<string>): unknown[] {
  * Reads the checker judges: those marked `final: true` by the runner's final phase when there are any,
  * otherwise every successful read (histories from elsewhere, e.g. Jepsen's, read only at the end).
  */
-function finalReads(history: History, pairsByProcess: Map<unknown, Op>): Array<{ invoke: Op; completion: Op }> {
+function successfulReads(history: History, pairsByProcess: Map<unknown, Op>): { final: Array<{ invoke: Op; completion: Op }>; all: Array<{ invoke: Op; completion: Op }> } {
   const reads: Array<{ invoke: Op; completion: Op }> = [];
   for (const op of history) {
     if (!isClientProcess(op.process)) continue;
@@ -32,7 +33,11 @@ function finalReads(history: History, pairsByProcess: Map<unknown, Op>): Array<{
     if (op.type === 'ok' && op.f === 'read' && invoke) reads.push({ invoke, completion: op });
   }
   const marked = reads.filter((read) => read.invoke.final === true || read.completion.final === true);
-  return marked.length > 0 ? marked : reads;
+  return { final: marked.length > 0 ? marked : reads, all: reads };
+}
+
+function failedButReadReason(count: number): string {
+  return `${count} element${count === 1 ? '' : 's'} whose add completed as fail (certainly not done) appeared in a read: the store applied an add it reported as failed, or the client maps an error to fail when the add may have happened`;
 }
 
 export function setChecker(): Checker {
@@ -43,6 +48,8 @@ export function setChecker(): Checker {
       /** Acknowledged adds with the time of their acknowledgement. */
       const acknowledgedAt = new Map<string, number>();
       const uncertain = new Set<string>();
+      /** Elements with an add completed as fail (certainly not added, if the client maps errors right). */
+      const failed = new Set<string>();
       const open = new Map<unknown, Op>();
       for (const op of history) {
         if (!isClientProcess(op.process) || op.f !== 'add') continue;
@@ -54,12 +61,25 @@ export function setChecker(): Checker {
           open.delete(op.process);
           if (op.type === 'ok') acknowledgedAt.set(key, op.time);
           else if (op.type === 'info') uncertain.add(key);
+          else if (op.type === 'fail') failed.add(key);
         }
       }
       // An add that never completed is as uncertain as an info.
       for (const invoke of open.values()) uncertain.add(elementKey(invoke.value));
 
-      const reads = finalReads(history, new Map());
+      const { final: reads, all: allReads } = successfulReads(history, new Map());
+      // A fail is a promise that the add did not happen: any read showing the element breaks it. Only elements
+      // with no other add that might have happened (ok, info, never completed) are judged.
+      const failedButRead = new Set<string>();
+      for (const read of allReads) {
+        const elements = Array.isArray(read.completion.value) ? read.completion.value : [];
+        for (const element of elements) {
+          const key = elementKey(element);
+          if (failed.has(key) && !acknowledgedAt.has(key) && !uncertain.has(key)) failedButRead.add(key);
+        }
+      }
+      const failedButReadFields = { failedButReadCount: failedButRead.size, failedButRead: sortedElements(failedButRead) };
+      // (No successful read at all: then nothing was read, failed adds included.)
       if (reads.length === 0) {
         return { valid: 'unknown', error: 'no successful final read', attempted: attempted.size, acknowledged: acknowledgedAt.size };
       }
@@ -94,7 +114,8 @@ export function setChecker(): Checker {
       const okCount = [...acknowledgedAt.keys()].filter((key) => inEveryRead.get(key) === reads.length).length;
       const neverRead = [...uncertain].filter((key) => !everRead.has(key) && !acknowledgedAt.has(key));
       return {
-        valid: lost.size === 0 && unexpected.size === 0,
+        valid: lost.size === 0 && unexpected.size === 0 && failedButRead.size === 0,
+        ...(failedButRead.size > 0 ? { reason: failedButReadReason(failedButRead.size) } : {}),
         attempted: attempted.size,
         acknowledged: acknowledgedAt.size,
         finalReads: reads.length,
@@ -107,6 +128,7 @@ export function setChecker(): Checker {
         recoveredCount: recovered.length,
         recovered: sortedElements(recovered),
         unresolvedCount: neverRead.length,
+        ...failedButReadFields,
       };
     },
   };

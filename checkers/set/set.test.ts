@@ -41,6 +41,37 @@ describe('set checker', () => {
     expect(result.valid).toBe(true);
   });
 
+  it('judges an add recorded as fail that a read shows invalid, and names the element', async () => {
+    const result = await setChecker().check({}, history([
+      [0, 'invoke', 'add', 1], [0, 'ok', 'add', 1],
+      [1, 'invoke', 'add', 2], [1, 'fail', 'add', 2, { error: 'connection reset' }],
+      [2, 'invoke', 'add', 3], [2, 'fail', 'add', 3],
+      [0, 'invoke', 'read', null, { final: true }], [0, 'ok', 'read', [1, 2], { final: true, node: 'n1' }],
+    ]));
+    expect(result).toMatchObject({ valid: false, failedButReadCount: 1, failedButRead: [2], lostCount: 0, unexpectedCount: 0 });
+    expect(String(result.reason)).toMatch(/completed as fail.*appeared in a read/);
+  });
+
+  it('counts a failed add seen only in a read during the run (not a final one) too', async () => {
+    const result = await setChecker().check({}, history([
+      [1, 'invoke', 'add', 2], [1, 'fail', 'add', 2],
+      [3, 'invoke', 'read', null], [3, 'ok', 'read', [2]],
+      [0, 'invoke', 'read', null, { final: true }], [0, 'ok', 'read', [], { final: true }],
+    ]));
+    expect(result).toMatchObject({ valid: false, failedButRead: [2] });
+  });
+
+  it('does not judge a failed add whose element another add may have added (info, ok or never completed)', async () => {
+    const result = await setChecker().check({}, history([
+      [1, 'invoke', 'add', 2], [1, 'fail', 'add', 2],
+      [1, 'invoke', 'add', 2], [1, 'info', 'add', 2],
+      [2, 'invoke', 'add', 5], [2, 'fail', 'add', 5],
+      [2, 'invoke', 'add', 5], [2, 'ok', 'add', 5],
+      [0, 'invoke', 'read', null, { final: true }], [0, 'ok', 'read', [2, 5], { final: true }],
+    ]));
+    expect(result).toMatchObject({ valid: true, failedButReadCount: 0 });
+  });
+
   it('is unknown without a successful read', async () => {
     const result = await setChecker().check({}, history([[0, 'invoke', 'add', 1], [0, 'ok', 'add', 1], [1, 'invoke', 'read', null], [1, 'info', 'read', null]]));
     expect(result.valid).toBe('unknown');
@@ -69,7 +100,7 @@ describe('set checker', () => {
 });
 
 describe('stats checker', () => {
-  it('counts completions per f and gives latency percentiles', async () => {
+  it('counts completions per f and gives latency percentiles; a function that never succeeded makes it unknown', async () => {
     const result = await statsChecker().check({}, history([
       [0, 'invoke', 'add', 1], [0, 'ok', 'add', 1],
       [1, 'invoke', 'add', 2], [1, 'info', 'add', 2],
@@ -77,7 +108,7 @@ describe('stats checker', () => {
       [3, 'invoke', 'read', null],
     ]));
     expect(result).toMatchObject({
-      valid: true, count: 4, ok: 1, fail: 1, info: 1, incomplete: 1,
+      valid: 'unknown', count: 4, ok: 1, fail: 1, info: 1, incomplete: 1,
       byF: { add: { count: 2, ok: 1, info: 1, latencyMs: { p50: 1, p99: 1, max: 1 } }, read: { count: 2, fail: 1, incomplete: 1, latencyMs: null } },
       neverOk: ['read'],
     });
