@@ -9,10 +9,13 @@ import type { Db } from './db.js';
  *     write {value: v}               -> ok
  *     cas   {value: [expected, new]} -> ok when swapped; fail when the current value differed
  * - set: add {value: unique integer} -> ok; read {value: null} -> ok {value: sorted integer array}
+ * - list-append, rw-register: txn {value: [[f, key, v], ...]} (Elle's micro-ops: ['append', k, v] / ['w', k, v] and
+ *     ['r', k, null]) -> ok with each read filled in (list-append: the key's list, [] when empty; rw-register: the
+ *     value or null); fail when the transaction certainly did not commit (aborted, serialization failure)
  * Errors: fail only when the op certainly did not take effect (refused before sending, or a definite
  * rejection such as "not leader" before any write); timeouts and lost connections are info.
  */
-export type WorkloadName = 'register' | 'set' | 'counter' | 'bank' | 'list-append' | 'lock';
+export type WorkloadName = 'register' | 'set' | 'counter' | 'bank' | 'list-append' | 'rw-register' | 'lock';
 
 export interface Target {
   readonly name: string;

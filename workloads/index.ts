@@ -5,6 +5,8 @@ import type { Workload } from './types.js';
 const workloads: Record<string, () => Promise<Workload>> = {
   register: async () => (await import('./register/index.js')).registerWorkload,
   set: async () => (await import('./set/index.js')).setWorkload,
+  'list-append': async () => (await import('./list-append/index.js')).listAppendWorkload,
+  'rw-register': async () => (await import('./rw-register/index.js')).rwRegisterWorkload,
 };
 
 export function workloadNames(): string[] {

@@ -1,5 +1,5 @@
-// `faultline run [spec.yaml] [flags]`: one complete test (issue 4). Flags override the spec file; Ctrl-C and
-// SIGTERM heal faults and tear nodes down before exiting; the exit code is the verdict (0, 1, 3) or 2.
+// `faultline run [spec.yaml] [flags]`: one complete test (issue 4). Flags override the spec file; Ctrl-C, SIGTERM,
+// SIGHUP and an uncaught error heal faults and tear nodes down before exiting; the exit code is the verdict (0, 1, 3) or 2.
 import type { Command } from 'commander';
 import { addSshFlags } from '../backends/ssh/flags.js';
 import { loadSpec } from '../spec/index.js';
@@ -27,6 +27,8 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of every random choice; printed at the start of every run')
     .option('--store <dir>', 'results store (default store)')
     .option('--bug <name>', 'raftkv bug switch: stale-read, lazy-fsync, forget-vote, lease-read')
+    .option('--consistency <model>', 'list-append, rw-register: model the transactions are checked against (default strict-serializable)')
+    .option('--target-options <pairs>', 'options of the target as name=value pairs, comma-separated (e.g. isolation=serializable)')
     .option('--serializable-reads', "etcd: read with etcd's serializable (member-local, possibly stale) reads")
     .option('--recovery <seconds>', 'quiet time after healing, before the final reads (default 5)')
     .option('--client-timeout <seconds>', 'a client op unanswered this long is recorded as info (default 10)')
@@ -39,18 +41,30 @@ export function register(program: Command): void {
 
       const interrupt = new AbortController();
       let signalsSeen = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
+      let crashed = false;
+      const interruptOnce = (reason: string) => {
         signalsSeen++;
         if (signalsSeen === 1) {
-          process.stderr.write(`\nfaultline: ${signal}: healing every fault and tearing the nodes down before exiting\n`);
+          process.stderr.write(`\nfaultline: ${reason}: healing every fault and tearing the nodes down before exiting\n`);
           interrupt.abort();
         } else {
           // Exiting now would leave faults in place; cleanup steps are bounded, so waiting always ends.
-          process.stderr.write(`faultline: ${signal} again: still healing and tearing down; this finishes on its own (faultline cleanup removes leftovers of a killed run)\n`);
+          process.stderr.write(`faultline: ${reason} again: still healing and tearing down; this finishes on its own (faultline cleanup removes leftovers of a killed run)\n`);
         }
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      const onSignal = (signal: NodeJS.Signals) => interruptOnce(signal);
+      // A closed terminal (SIGHUP) or a bug in the controller must not leave faults in force either: they take
+      // the same heal-and-teardown path as SIGTERM, and the run exits 2.
+      const onCrash = (error: unknown) => {
+        crashed = true;
+        const text = error instanceof Error ? `${error.message}${error.stack ? `\n${error.stack}` : ''}` : String(error);
+        process.stderr.write(`faultline: uncaught error in the controller: ${text}\n`);
+        interruptOnce('uncaught error');
+      };
+      const handledSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+      for (const signal of handledSignals) process.on(signal, onSignal);
+      process.on('uncaughtException', onCrash);
+      process.on('unhandledRejection', onCrash);
       try {
         const outcome = await runTest(spec, { signal: interrupt.signal, command });
         const verdict = outcome.results.valid === true ? 'valid' : outcome.results.valid === false ? 'INVALID' : 'unknown';
@@ -58,10 +72,11 @@ export function register(program: Command): void {
         for (const warning of outcome.results.warnings ?? []) process.stdout.write(`faultline: warning: ${warning}\n`);
         process.stdout.write(`faultline: verdict: ${verdict} (exit ${outcome.exitCode})\n`);
         process.stdout.write(`faultline: results: ${outcome.runDir}\n`);
-        process.exitCode = outcome.exitCode;
+        process.exitCode = crashed ? 2 : outcome.exitCode;
       } finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
+        for (const signal of handledSignals) process.removeListener(signal, onSignal);
+        process.removeListener('uncaughtException', onCrash);
+        process.removeListener('unhandledRejection', onCrash);
       }
     });
 }

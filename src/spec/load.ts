@@ -20,7 +20,7 @@ import {
 export const serializableReadTargets: readonly string[] = ['etcd'];
 
 /** raftkv's bug switches (issue 3); a spec naming another is refused before any node starts. */
-export const raftkvBugs = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read'] as const;
+export const raftkvBugs = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read', 'split-txn'] as const;
 
 /** A value before validation, with where it came from (a file and line, or a flag) for messages. */
 interface RawValue {
@@ -93,7 +93,7 @@ const fileKeys: Record<string, string> = {};
 const fieldsInFiles = [
   'name', 'target', 'backend', 'nodes', 'workload', 'keys', 'key-distribution', 'ops-per-key', 'nemesis',
   'nemesis-interval', 'nemesis-schedule', 'nemesis-timeline', 'nemesis-options', 'time-limit', 'concurrency', 'rate', 'seed', 'store',
-  'bug', 'serializable-reads', 'leave-running', 'recovery', 'client-timeout', 'target-options', 'backend-options',
+  'bug', 'consistency', 'serializable-reads', 'leave-running', 'recovery', 'client-timeout', 'target-options', 'backend-options',
 ];
 /**
  * Backend flags passed through to the backend, which validates them (ssh: src/backends/ssh/options.ts): the
@@ -193,6 +193,21 @@ function timeline(raw: RawValue, faults: readonly FaultName[]): TimelineEvent[] 
   });
 }
 
+/**
+ * `--target-options isolation=serializable,port=5433` as a map: numbers and true/false are typed as a YAML file
+ * would type them, anything else stays a string.
+ */
+function parseOptionPairs(raw: RawValue): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const pair of String(raw.value).split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const match = /^([A-Za-z][A-Za-z0-9_-]*)=(.*)$/.exec(pair);
+    if (!match) fail(raw, 'name=value pairs separated by commas (e.g. isolation=serializable)');
+    const text = match[2];
+    options[match[1]] = text === 'true' ? true : text === 'false' ? false : /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+  }
+  return options;
+}
+
 /** Validates merged raw values (flags over file) into a complete spec with defaults filled in. */
 export function validateSpec(raws: Map<string, RawValue>): TestSpec {
   const get = (field: string) => raws.get(field);
@@ -282,6 +297,7 @@ export function validateSpec(raws: Map<string, RawValue>): TestSpec {
     if (raw) spec.backendOptions[flag] = raw.value;
   }
   const targetOptions = get('target-options');
+  if (targetOptions && typeof targetOptions.value === 'string') targetOptions.value = parseOptionPairs(targetOptions);
   if (targetOptions) {
     if (targetOptions.value === null || typeof targetOptions.value !== 'object' || Array.isArray(targetOptions.value)) {
       fail(targetOptions, 'a map of target options');
@@ -295,6 +311,12 @@ export function validateSpec(raws: Map<string, RawValue>): TestSpec {
     }
     spec.serializableReads = true;
     spec.targetOptions.serializableReads = true;
+  }
+  const consistency = get('consistency');
+  if (consistency) {
+    // Which models exist is the transaction workloads' business (workloads/list-append/transactions.ts checks it).
+    if (!['list-append', 'rw-register'].includes(spec.workload)) refuse(consistency, `only the list-append and rw-register workloads take a consistency model, not ${spec.workload}`);
+    spec.consistency = text(consistency, /^[a-z][a-z-]*$/, 'a consistency model such as serializable or snapshot-isolation');
   }
   const bug = get('bug');
   if (bug) {
@@ -327,6 +349,12 @@ export function specToArgv(spec: TestSpec): string[] {
     '--seed', String(spec.seed), '--store', spec.store, '--recovery', String(spec.recoverySeconds),
     '--client-timeout', String(spec.clientTimeoutSeconds)];
   if (spec.bug) argv.push('--bug', spec.bug);
+  if (spec.consistency) argv.push('--consistency', spec.consistency);
+  // Scalar target options (e.g. postgres isolation) replay as flags; bug and serializable reads have their own.
+  const optionPairs = Object.entries(spec.targetOptions)
+    .filter(([name, value]) => !['bug', 'serializableReads'].includes(name) && ['string', 'number', 'boolean'].includes(typeof value) && !String(value).includes(','))
+    .map(([name, value]) => `${name}=${String(value)}`);
+  if (optionPairs.length > 0) argv.push('--target-options', optionPairs.join(','));
   if (spec.serializableReads) argv.push('--serializable-reads');
   for (const flag of backendFlags) {
     const value = spec.backendOptions[flag];

@@ -3,14 +3,14 @@ import type { BackendName } from '../backends/types.js';
 import type { FaultName } from '../../nemeses/types.js';
 import type { TimelineEvent } from '../generator/schedule.js';
 
-export type SpecWorkload = 'register' | 'set';
+export type SpecWorkload = 'register' | 'set' | 'list-append' | 'rw-register';
 export type KeyDistribution = 'uniform' | 'zipfian';
 export type NemesisScheduleKind = 'periodic' | 'random' | 'timeline';
 
 export const faultNames: readonly FaultName[] = ['partition', 'kill', 'pause', 'clock', 'disk', 'packet'];
-export const targetNames = ['raftkv', 'etcd'] as const;
+export const targetNames = ['raftkv', 'etcd', 'postgres'] as const;
 export const backendNames: readonly BackendName[] = ['local', 'docker', 'ssh'];
-export const workloadNames: readonly SpecWorkload[] = ['register', 'set'];
+export const workloadNames: readonly SpecWorkload[] = ['register', 'set', 'list-append', 'rw-register'];
 
 export interface TestSpec {
   /** Test name: the store folder, e.g. "raftkv-register". */
@@ -40,6 +40,8 @@ export interface TestSpec {
   seed: number;
   /** Root of the results store. */
   store: string;
+  /** list-append, rw-register: the consistency model the transaction checker holds the history to (default strict-serializable). */
+  consistency?: string;
   /** raftkv bug switch (stale-read, lazy-fsync, forget-vote, lease-read). */
   bug?: string;
   /** etcd: serializable (member-local, possibly stale) reads; also set as targetOptions.serializableReads. */

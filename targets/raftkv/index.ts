@@ -281,7 +281,8 @@ export class RaftkvClient implements Client {
     const http = this.http;
     if (!http) return completion('fail', op.value, 'client not open');
     // Reads change nothing, so any failed read certainly "did not happen": fail, never info.
-    const isRead = op.f === 'read' || (this.workload === 'list-append' && Array.isArray(op.value) && (op.value as unknown[][]).every((micro) => micro[0] === 'r'));
+    const isTransactional = this.workload === 'list-append' || this.workload === 'rw-register';
+    const isRead = op.f === 'read' || (isTransactional && Array.isArray(op.value) && (op.value as unknown[][]).every((micro) => micro[0] === 'r'));
     try {
       switch (this.workload) {
         case 'register':
@@ -290,6 +291,8 @@ export class RaftkvClient implements Client {
           return await this.invokeSet(http, op, completion, isRead);
         case 'list-append':
           return await this.invokeListAppend(http, op, completion, isRead);
+        case 'rw-register':
+          return await this.invokeReadWriteRegister(http, op, completion, isRead);
         case 'counter':
           return await this.invokeCounter(http, op, completion, isRead);
         default:
@@ -367,6 +370,17 @@ export class RaftkvClient implements Client {
     }
   }
 
+  /** Elle's rw-register: op.value is [[f, key, value], ...] with f 'w' or 'r'; reads come back with the value or null. */
+  private async invokeReadWriteRegister(http: RaftkvHttpClient, op: Op, completion: Completion, isRead: boolean): Promise<Op> {
+    if (op.f !== 'txn' || !Array.isArray(op.value)) return completion('fail', op.value, 'rw-register expects f "txn" with [[f, key, value], ...]');
+    const micros = op.value as Array<[string, unknown, unknown]>;
+    const ops = micros.map(([f, key, value]) => [f === 'w' ? 'w' : 'r', `rw-${String(key)}`, f === 'w' ? value : null]);
+    const response = await http.request('POST', '/txn', { ops }, this.timeoutMs);
+    if (response.status !== 200) return this.failed(response, op, completion, isRead);
+    const results = response.body.results as Array<[string, string, unknown]>;
+    return completion('ok', micros.map(([f, key, value], index) => (f === 'w' ? [f, key, value] : [f, key, results[index][2] ?? null])));
+  }
+
   /** Elle's list-append: op.value is [[f, key, value], ...] with f 'append' or 'r'; reads come back filled. */
   private async invokeListAppend(http: RaftkvHttpClient, op: Op, completion: Completion, isRead: boolean): Promise<Op> {
     if (op.f !== 'txn' || !Array.isArray(op.value)) return completion('fail', op.value, 'list-append expects f "txn" with [[f, key, value], ...]');
@@ -394,7 +408,7 @@ function stringOption(options: Record<string, unknown>, name: string): string | 
 
 export const raftkvTarget: Target = {
   name: 'raftkv',
-  workloads: ['register', 'set', 'list-append', 'counter'],
+  workloads: ['register', 'set', 'list-append', 'rw-register', 'counter'],
   db(options: Record<string, unknown>): Db {
     const serverArguments = Array.isArray(options.serverArguments) ? options.serverArguments.map(String) : undefined;
     return new RaftkvDb({

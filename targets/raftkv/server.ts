@@ -5,9 +5,10 @@ import { pathToFileURL } from 'node:url';
 import { RaftNode, type Entry, type Message, type Ready, type Role } from './raft.js';
 import { KeyValueStateMachine, validateCommand, type Command, type CommandResult, type JsonValue, type StateMachineImage } from './state-machine.js';
 import { PeerTransport } from './transport.js';
+import { proposeSplitTransaction } from './txn.js';
 import { recover, StorageCorruptionError, WriteAheadLog, type Recovery } from './wal.js';
 
-export const bugSwitches = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read'] as const;
+export const bugSwitches = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read', 'split-txn'] as const;
 export type BugSwitch = (typeof bugSwitches)[number];
 
 export interface ServerOptions {
@@ -34,7 +35,7 @@ export interface ServerOptions {
 }
 
 export const serverUsage =
-  'usage: server.js --id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data DIR [--bug stale-read|lazy-fsync|forget-vote|lease-read] ' +
+  'usage: server.js --id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data DIR [--bug stale-read|lazy-fsync|forget-vote|lease-read|split-txn] ' +
   '[--tick-ms 50] [--election-ticks 20] [--heartbeat-ticks 2] [--snapshot-threshold 10000] [--request-timeout-ms 5000] [--peer-delay-ms 0] [--pre-vote on|off]';
 
 function parseAddress(text: string, what: string): { host: string; port: number } {
@@ -499,6 +500,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (forwarded) return reply(response, failureAnswer({ status: 503, error: 'not-leader', definite: true }));
       return forward(request, body, response);
     }
+    // The split-txn bug: the leader proposes a transaction's micro-ops one by one (targets/raftkv/txn.ts).
+    if (command?.op === 'txn' && options.bug === 'split-txn') return reply(response, await proposeSplitTransaction(command, propose));
     reply(response, readKey !== null ? await linearizableRead(readKey) : await propose(command!));
   }
 
