@@ -1,0 +1,71 @@
+// Labels the k8s register's watch-cache reads (resourceVersion "0") that were stale: a read that returned an
+// older version of its ConfigMap than a write that had already completed before the read was invoked.
+import type { Op } from '../../src/history/types.js';
+
+export interface StaleRead {
+  /** History index of the read's completion. */
+  index: number;
+  key: unknown;
+  node?: string;
+  /** What the read saw, and the newest version acknowledged before the read began. */
+  readResourceVersion: string | null;
+  newerResourceVersion: string;
+  /** Acknowledged writes the read missed. */
+  missedWrites: number;
+}
+
+export interface StalenessReport {
+  cacheReads: number;
+  staleReads: StaleRead[];
+}
+
+/**
+ * resourceVersions are opaque to clients in general; on an etcd-backed apiserver they are etcd revisions, so
+ * (within one run of one cluster) a larger number is a later write. Returns undefined for anything else.
+ */
+function revision(resourceVersion: unknown): bigint | undefined {
+  return typeof resourceVersion === 'string' && /^\d+$/.test(resourceVersion) ? BigInt(resourceVersion) : undefined;
+}
+
+/** Scans the history in order: each ok write/cas is known from its completion on; each cache read is compared to them. */
+export function staleCacheReads(history: readonly Op[]): StalenessReport {
+  const invokeOf = new Map<number | string, Op>();
+  /** Per key: revisions of acknowledged writes, in completion order. */
+  const acknowledged = new Map<string, { revision: bigint; resourceVersion: string; completedAt: number }[]>();
+  const report: StalenessReport = { cacheReads: 0, staleReads: [] };
+  const pending: { invoke: Op; completion: Op }[] = [];
+  for (const op of history) {
+    if (op.process === 'nemesis') continue;
+    if (op.type === 'invoke') {
+      invokeOf.set(op.process, op);
+      continue;
+    }
+    const invoke = invokeOf.get(op.process);
+    invokeOf.delete(op.process);
+    if (op.type !== 'ok' || !invoke) continue;
+    const key = JSON.stringify(op.key ?? null);
+    if ((op.f === 'write' || op.f === 'cas') && revision(op.resourceVersion) !== undefined) {
+      const list = acknowledged.get(key) ?? [];
+      list.push({ revision: revision(op.resourceVersion)!, resourceVersion: op.resourceVersion as string, completedAt: op.time });
+      acknowledged.set(key, list);
+    } else if (op.f === 'read' && op.readFrom === 'watch-cache') {
+      pending.push({ invoke, completion: op });
+    }
+  }
+  for (const { invoke, completion } of pending) {
+    report.cacheReads++;
+    const seen = revision(completion.resourceVersion) ?? -1n;
+    const before = (acknowledged.get(JSON.stringify(completion.key ?? null)) ?? []).filter((write) => write.completedAt < invoke.time && write.revision > seen);
+    if (before.length === 0) continue;
+    const newest = before.reduce((a, b) => (b.revision > a.revision ? b : a));
+    report.staleReads.push({
+      index: completion.index,
+      key: completion.key,
+      ...(completion.node === undefined ? {} : { node: completion.node }),
+      readResourceVersion: typeof completion.resourceVersion === 'string' ? completion.resourceVersion : null,
+      newerResourceVersion: newest.resourceVersion,
+      missedWrites: before.length,
+    });
+  }
+  return report;
+}
