@@ -1,6 +1,9 @@
 // Proves the register workload's generator keeps values unique per key, rotates keys after opsPerKey, skews
-// toward a hot key under zipfian, and reads every key it used in the final phase, by drawing many ops.
+// toward a hot key under zipfian, and reads every key it used in the final phase, by drawing many ops; and that
+// its checkers judge a run whose reads or writes never succeeded unknown, while an all-fail cas is allowed.
 import { describe, expect, it } from 'vitest';
+import { composeCheckers } from '../../checkers/types.js';
+import type { History, Op } from '../../src/history/types.js';
 import { createRandom, type GeneratorContext, type OpRequest } from '../../src/generator/index.js';
 import { loadSpec } from '../../src/spec/index.js';
 import { registerGenerator, registerWorkload, slotWeights } from './index.js';
@@ -61,5 +64,53 @@ describe('register workload', () => {
       { node: 'n2', op: { f: 'read', key: 1, value: null, final: true } },
       { node: 'n1', op: { f: 'read', key: 2, value: null, final: true } },
     ]);
+  });
+});
+
+/** Builds a one-key history from [process, type, f, value] rows; time is the row number in milliseconds. */
+function history(rows: Array<[number, Op['type'], string, unknown]>): History {
+  return rows.map(([process, type, f, value], index) => ({ index, process, type, f, key: 0, value, time: index * 1_000_000 }));
+}
+
+async function verdictOf(rows: Array<[number, Op['type'], string, unknown]>) {
+  const instance = registerWorkload.create(loadSpec({ flags: { seed: '1' } }));
+  return composeCheckers('register', await instance.checkers()).check(instance.checkContext(), history(rows));
+}
+
+describe('register workload verdict', () => {
+  it('is unknown when no read succeeded (writes alone are always linearizable)', async () => {
+    const result = await verdictOf([
+      [0, 'invoke', 'write', 1], [0, 'ok', 'write', 1],
+      [1, 'invoke', 'read', null], [1, 'fail', 'read', null],
+    ]);
+    expect(result.valid).toBe('unknown');
+    const checkers = result.checkers as Record<string, { valid: unknown; reason?: string }>;
+    expect(checkers.linearizable.valid).toBe(true);
+    expect(checkers.stats.reason).toMatch(/no read ever succeeded/);
+  });
+
+  it('is unknown when no write succeeded, even though reads did (a cluster down the whole run, read after healing)', async () => {
+    const result = await verdictOf([
+      [0, 'invoke', 'write', 1], [0, 'info', 'write', 1],
+      [2, 'invoke', 'read', null], [2, 'ok', 'read', null],
+    ]);
+    expect(result.valid).toBe('unknown');
+  });
+
+  it('is valid when reads and writes succeeded though every cas failed', async () => {
+    const result = await verdictOf([
+      [0, 'invoke', 'write', 1], [0, 'ok', 'write', 1],
+      [1, 'invoke', 'cas', [7, 8]], [1, 'fail', 'cas', [7, 8]],
+      [2, 'invoke', 'read', null], [2, 'ok', 'read', 1],
+    ]);
+    expect(result.valid).toBe(true);
+  });
+
+  it('an invalid history stays invalid whatever the stats say (false beats unknown)', async () => {
+    const result = await verdictOf([
+      [0, 'invoke', 'read', null], [0, 'ok', 'read', 5],
+      [1, 'invoke', 'write', 1], [1, 'fail', 'write', 1],
+    ]);
+    expect(result.valid).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
 // checker looks for lost, unexpected and recovered elements.
 import type { Checker } from '../../checkers/types.js';
 import { setChecker } from '../../checkers/set/index.js';
-import { statsChecker } from '../../checkers/stats/index.js';
+import { statsChecker, type StatsRules } from '../../checkers/stats/index.js';
 import type { Generator } from '../../src/generator/index.js';
 import type { TestSpec } from '../../src/spec/types.js';
 import type { Workload, WorkloadInstance } from '../types.js';
@@ -13,6 +13,9 @@ export function setGenerator(): Generator {
   return { next: (context) => ({ type: 'op', op: { f: 'add', value: nextElement++ }, atNs: context.timeNs }) };
 }
 
+/** A set run proves something only if some add was acknowledged and some read (the final ones count) answered. */
+export const setStatsRules: StatsRules = { mustSucceed: ['add', 'read'] };
+
 export const setWorkload: Workload = {
   name: 'set',
   create(_spec: TestSpec): WorkloadInstance {
@@ -20,7 +23,7 @@ export const setWorkload: Workload = {
       name: 'set',
       generator: setGenerator(),
       finalOps: (nodeNames) => nodeNames.map((node) => ({ node, op: { f: 'read', value: null, final: true } })),
-      checkers: async (): Promise<Checker[]> => [setChecker(), statsChecker()],
+      checkers: async (): Promise<Checker[]> => [setChecker(), statsChecker(setStatsRules)],
       checkContext: () => ({}),
     };
   },
