@@ -6,6 +6,8 @@ import { RaftNode, type Entry, type Message, type Ready, type Role } from './raf
 import { KeyValueStateMachine, validateCommand, type Command, type CommandResult, type JsonValue, type StateMachineImage } from './state-machine.js';
 import { PeerTransport } from './transport.js';
 import { proposeSplitTransaction } from './txn.js';
+import { extensionRoutes, lockStateKey } from './commands/index.js';
+import { LeaseKeeper } from './commands/lease-keeper.js';
 import { recover, StorageCorruptionError, WriteAheadLog, type Recovery } from './wal.js';
 
 export const bugSwitches = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read', 'split-txn'] as const;
@@ -133,6 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const persisted = recovery.state;
   const stateMachine = new KeyValueStateMachine();
+  const leaseKeeper = new LeaseKeeper(() => stateMachine.get(lockStateKey));
   let fatal: Error | null = null;
   const wal = await WriteAheadLog.open(options.dataDirectory, {
     lazy: options.bug === 'lazy-fsync',
@@ -328,6 +331,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       raft.stepDown();
     }
     raft.tick();
+    // Leases run out on the leader's monotonic clock (never the wall clock a clock nemesis skews).
+    for (const expire of leaseKeeper.tick(performance.now(), raft.role === 'leader', raft.term)) void propose(expire);
     scheduleReady();
   }, options.tickMs);
 
@@ -340,6 +345,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   function resultAnswer(result: CommandResult): Answer {
+    if ('extension' in result) return result.ok ? { status: 200, body: { ok: true, value: result.value } } : { status: 422, body: { ok: false, error: result.error, definite: true } };
     if (result.ok) return { status: 200, body: result.results ? { ok: true, results: result.results } : { ok: true } };
     if (result.error === 'cas-mismatch') return { status: 409, body: { ok: false, error: result.error, value: result.value, definite: true } };
     return { status: 422, body: { ok: false, error: result.error, key: result.key, definite: true } };
@@ -488,6 +494,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     else if (keyMatch && method === 'DELETE') command = { op: 'delete', key: decodeURIComponent(keyMatch[1]), requestId };
     else if (url.pathname === '/cas' && method === 'POST') command = { ...(parsed as object), op: 'cas' } as Command;
     else if (url.pathname === '/txn' && method === 'POST') command = { ...(parsed as object), op: 'txn' } as Command;
+    else if (method === 'POST' && extensionRoutes.has(url.pathname)) command = { ...(parsed as object), op: extensionRoutes.get(url.pathname)! } as Command;
     else return reply(response, { status: 404, body: { ok: false, error: `no route ${method} ${url.pathname}`, definite: true } });
     if (command) {
       if (requestId === undefined) delete command.requestId;

@@ -1,5 +1,6 @@
 // raftkv's replicated state machine: a JSON key-value map with put, delete, cas and atomic transactions,
 // plus a table of request ids so that a retried write is applied at most once.
+import { executeExtension, validateExtension, type ExtensionCommand, type ExtensionResult } from './commands/index.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -10,12 +11,14 @@ export type Command =
   | { op: 'put'; key: string; value: JsonValue; requestId?: string }
   | { op: 'delete'; key: string; requestId?: string }
   | { op: 'cas'; key: string; expected: JsonValue; value: JsonValue; requestId?: string }
-  | { op: 'txn'; ops: TransactionOperation[]; requestId?: string };
+  | { op: 'txn'; ops: TransactionOperation[]; requestId?: string }
+  | ExtensionCommand;
 
 export type CommandResult =
   | { ok: true; results?: TransactionOperation[] }
   | { ok: false; error: 'cas-mismatch'; value: JsonValue }
-  | { ok: false; error: 'not-a-list' | 'not-a-number'; key: string };
+  | { ok: false; error: 'not-a-list' | 'not-a-number'; key: string }
+  | ExtensionResult;
 
 export interface StateMachineImage {
   data: Array<[string, JsonValue]>;
@@ -94,6 +97,8 @@ export class KeyValueStateMachine {
         for (const [key, value] of overlay) this.data.set(key, value);
         return { ok: true, results };
       }
+      default:
+        return executeExtension(command, { get: (key) => this.get(key), set: (key, value) => this.data.set(key, value) });
     }
   }
 
@@ -138,7 +143,9 @@ export function validateCommand(value: unknown): string | null {
       }
       return null;
     }
-    default:
-      return 'op must be put, delete, cas or txn';
+    default: {
+      const problem = validateExtension(command);
+      return problem === undefined ? 'op must be put, delete, cas, txn or a lock, bank or queue command' : problem;
+    }
   }
 }
