@@ -39,44 +39,63 @@ export function register(program: Command): void {
       const command = ['faultline', ...process.argv.slice(process.argv.indexOf('run'))];
       if (flags.seed === undefined) command.push('--seed', String(spec.seed));
 
-      const interrupt = new AbortController();
-      let signalsSeen = 0;
-      let crashed = false;
-      const interruptOnce = (reason: string) => {
-        signalsSeen++;
-        if (signalsSeen === 1) {
-          process.stderr.write(`\nfaultline: ${reason}: healing every fault and tearing the nodes down before exiting\n`);
-          interrupt.abort();
-        } else {
-          // Exiting now would leave faults in place; cleanup steps are bounded, so waiting always ends.
-          process.stderr.write(`faultline: ${reason} again: still healing and tearing down; this finishes on its own (faultline cleanup removes leftovers of a killed run)\n`);
-        }
-      };
-      const onSignal = (signal: NodeJS.Signals) => interruptOnce(signal);
-      // A closed terminal (SIGHUP) or a bug in the controller must not leave faults in force either: they take
-      // the same heal-and-teardown path as SIGTERM, and the run exits 2.
-      const onCrash = (error: unknown) => {
-        crashed = true;
-        const text = error instanceof Error ? `${error.message}${error.stack ? `\n${error.stack}` : ''}` : String(error);
-        process.stderr.write(`faultline: uncaught error in the controller: ${text}\n`);
-        interruptOnce('uncaught error');
-      };
-      const handledSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-      for (const signal of handledSignals) process.on(signal, onSignal);
-      process.on('uncaughtException', onCrash);
-      process.on('unhandledRejection', onCrash);
+      const trouble = interruptOnTrouble(process.stderr);
       try {
-        const outcome = await runTest(spec, { signal: interrupt.signal, command });
+        const outcome = await runTest(spec, { signal: trouble.signal, command });
         const verdict = outcome.results.valid === true ? 'valid' : outcome.results.valid === false ? 'INVALID' : 'unknown';
         for (const error of outcome.results.errors) process.stdout.write(`faultline: problem: ${error}\n`);
         for (const warning of outcome.results.warnings ?? []) process.stdout.write(`faultline: warning: ${warning}\n`);
         process.stdout.write(`faultline: verdict: ${verdict} (exit ${outcome.exitCode})\n`);
         process.stdout.write(`faultline: results: ${outcome.runDir}\n`);
-        process.exitCode = crashed ? 2 : outcome.exitCode;
+        process.exitCode = trouble.crashed() ? 2 : outcome.exitCode;
       } finally {
-        for (const signal of handledSignals) process.removeListener(signal, onSignal);
-        process.removeListener('uncaughtException', onCrash);
-        process.removeListener('unhandledRejection', onCrash);
+        trouble.dispose();
       }
     });
+}
+
+/**
+ * Turns Ctrl-C, SIGTERM, SIGHUP (a closed terminal or ssh session), an uncaught exception and an unhandled
+ * rejection into one abort of the run, so each takes the same heal-and-teardown path; a second one only says
+ * that the teardown is still going (it is bounded and finishes on its own).
+ */
+export function interruptOnTrouble(stderr: NodeJS.WritableStream): { signal: AbortSignal; crashed(): boolean; dispose(): void } {
+  const interrupt = new AbortController();
+  let seen = 0;
+  let crashed = false;
+  const interruptOnce = (reason: string) => {
+    seen++;
+    if (seen === 1) {
+      stderr.write(`\nfaultline: ${reason}: healing every fault and tearing the nodes down before exiting\n`);
+      interrupt.abort();
+    } else {
+      stderr.write(`faultline: ${reason} again: still healing and tearing down; this finishes on its own (faultline cleanup removes leftovers of a killed run)\n`);
+    }
+  };
+  const onSignal = (signal: NodeJS.Signals) => interruptOnce(signal);
+  const onCrash = (error: unknown) => {
+    crashed = true;
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    stderr.write(`faultline: uncaught error in the controller: ${text}\n`);
+    interruptOnce('uncaught error');
+  };
+  // After SIGHUP the terminal may be gone: a failed write to it must not become an uncaught error of its own.
+  const ignoreWriteError = () => {};
+  process.stdout.on('error', ignoreWriteError);
+  process.stderr.on('error', ignoreWriteError);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, onSignal);
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+  return {
+    signal: interrupt.signal,
+    crashed: () => crashed,
+    dispose() {
+      for (const signal of signals) process.removeListener(signal, onSignal);
+      process.removeListener('uncaughtException', onCrash);
+      process.removeListener('unhandledRejection', onCrash);
+      process.stdout.removeListener('error', ignoreWriteError);
+      process.stderr.removeListener('error', ignoreWriteError);
+    },
+  };
 }

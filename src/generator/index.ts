@@ -227,6 +227,63 @@ export function reserve(groups: ReadonlyArray<{ threads: number; generator: Gene
   };
 }
 
+/** A generator dealt to threads in a fixed order; `retire` drops a thread whose worker ended (no more questions). */
+export interface DealtGenerator extends Generator {
+  retire(thread: Thread): void;
+}
+
+/**
+ * Replay under any timing. A workload's generator keeps state shared by every thread (live keys, the next value
+ * per key), so what it hands a thread depends on which thread happened to ask first. `dealt` asks it on the
+ * threads' behalf in one fixed round-robin order (thread 0, 1, ..., n-1, 0, ...), each thread with its own
+ * seeded stream forked from `random`, and keeps a queue per thread: thread t's k-th op is a function of the
+ * seed alone, never of when the threads asked. A thread whose process is retired (info) continues its queue,
+ * since how many ops a process did before its info is itself a matter of timing.
+ * The dealt generator should not read time or process from the context (they are the asker's). A thread may
+ * run ahead of the slowest live thread by at most `leadMax` ops, then waits for it (a bound on memory).
+ */
+export function dealt(threads: readonly number[], random: Random, generator: Generator, leadMax = 100_000): DealtGenerator {
+  const queues = new Map<Thread, OpRequest[]>(threads.map((thread) => [thread, []]));
+  const streams = new Map<Thread, Random>(threads.map((thread) => [thread, random.fork(`deal:${thread}`)]));
+  const live = new Set<Thread>(threads);
+  let turn = 0;
+  /** Deals one op to the thread whose turn it is; false when the generator is pending for it or the lead is full. */
+  const dealOne = (context: GeneratorContext): { dealt: boolean; untilNs?: number } => {
+    const thread = threads[turn];
+    if (!live.has(thread)) {
+      turn = (turn + 1) % threads.length;
+      return { dealt: true };
+    }
+    const queue = queues.get(thread)!;
+    if (queue.length >= leadMax) return { dealt: false };
+    const result = generator.next({ ...context, thread, process: thread, random: streams.get(thread)! });
+    if (result.type === 'pending') return { dealt: false, untilNs: result.untilNs };
+    if (result.type === 'op') queue.push(result.op);
+    else live.delete(thread);
+    turn = (turn + 1) % threads.length;
+    return { dealt: true };
+  };
+  return {
+    next(context) {
+      const queue = queues.get(context.thread);
+      if (!queue) return done;
+      // Bounded: each deal advances the turn, so one pass over every thread fills the asker's queue unless the
+      // generator is pending, a lead is full, or the asker is done.
+      for (let deals = 0; queue.length === 0 && live.has(context.thread) && deals <= threads.length; deals++) {
+        const outcome = dealOne(context);
+        if (!outcome.dealt) return { type: 'pending', untilNs: outcome.untilNs };
+      }
+      const op = queue.shift();
+      if (op) return { type: 'op', op, atNs: context.timeNs };
+      return live.has(context.thread) ? { type: 'pending' } : done;
+    },
+    retire(thread) {
+      live.delete(thread);
+      queues.get(thread)?.splice(0);
+    },
+  };
+}
+
 /** Only client threads ask this generator; the nemesis is told it is done. */
 export function clients(generator: Generator): Generator {
   return { next: (context) => (context.thread === 'nemesis' ? done : generator.next(context)) };

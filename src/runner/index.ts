@@ -23,6 +23,7 @@ import {
   any,
   clients,
   createRandom,
+  dealt,
   fixedTimeline,
   nemesis as nemesisOnly,
   periodicSchedule,
@@ -30,6 +31,8 @@ import {
   scheduleGenerator,
   stagger,
   timeLimit,
+  type DealtGenerator,
+  type Generator,
   type Random,
   type ScheduledFault,
   type Thread,
@@ -112,6 +115,22 @@ export function planSchedule(spec: TestSpec, packages: readonly NemesisPackage[]
   if (spec.nemesisSchedule === 'timeline') return fixedTimeline(spec.nemesisTimeline ?? [], packages, random);
   if (spec.nemesisSchedule === 'periodic') return periodicSchedule({ packages, intervalMs, durationMs, random });
   return randomSchedule({ packages, intervalMs, durationMs, random });
+}
+
+/**
+ * The main phase: client ops dealt to the threads in a fixed order (so a seed replays what each thread invokes,
+ * whatever the timing; see `dealt`), spaced to the spec's rate, and the fault schedule, under one time limit.
+ */
+export function mainPhaseGenerator(
+  spec: Pick<TestSpec, 'concurrency' | 'rate' | 'timeLimitSeconds'>,
+  workloadGenerator: Generator,
+  schedule: readonly ScheduledFault[],
+  random: Random,
+): { generator: Generator; clientOps: DealtGenerator } {
+  const clientThreads = Array.from({ length: spec.concurrency }, (_, thread) => thread);
+  const clientOps = dealt(clientThreads, random, workloadGenerator);
+  const generator = timeLimit(spec.timeLimitSeconds * 1e9, any(clients(stagger(spec.rate, clientOps)), nemesisOnly(scheduleGenerator(schedule))));
+  return { generator, clientOps };
 }
 
 /** Names under which each backend takes the size of a node's data volume, in MiB. */
@@ -342,8 +361,7 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
 
     // The main phase: clients at the spec's rate and the fault schedule, both under one time limit.
     phase = 'run';
-    const limitNs = spec.timeLimitSeconds * 1e9;
-    const generator = timeLimit(limitNs, any(clients(stagger(spec.rate, workload.generator)), nemesisOnly(scheduleGenerator(schedule))));
+    const { generator, clientOps } = mainPhaseGenerator(spec, workload.generator, schedule, rootRandom.fork('client-ops'));
     const prototype: Client = target.client(spec.workload, spec.targetOptions);
     // Time 0 of the test: the history's times, the rate, the time limit and the fault schedule all count from
     // here, so a fault planned at 2 s comes 2 s into the client phase whatever provisioning and setup took.
@@ -352,7 +370,8 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     const mainEnvironment = environment(generator);
     const workers: Array<Promise<unknown>> = [];
     for (let thread = 0; thread < spec.concurrency; thread++) {
-      workers.push(runClientWorker(mainEnvironment, thread, nodes[thread % nodes.length], prototype));
+      // A worker that ends (time limit, abort, or a client that never opened) asks no more: the others stop waiting on it.
+      workers.push(runClientWorker(mainEnvironment, thread, nodes[thread % nodes.length], prototype).finally(() => clientOps.retire(thread)));
     }
     if (nemesis) workers.push(runNemesisWorker(mainEnvironment, nemesis, liveDb, active, healOpFor, limits.nemesisOpTimeoutMs));
     const settled = await Promise.allSettled(workers);
