@@ -1,4 +1,5 @@
 // Disk faults: corrupt a stopped node's data file (bit flips or a cut tail), and fill its data volume to ENOSPC.
+// A node that will not start on its corrupted data (a store's fail-stop) is recorded as taken out by the fault.
 import type { Node } from '../../src/backends/types.js';
 import type { Db } from '../../src/db.js';
 import type { Op } from '../../src/history/types.js';
@@ -41,6 +42,12 @@ interface CorruptionRecord {
   truncatedFrom?: number;
   truncatedTo?: number;
   note?: string;
+  /**
+   * 'refused': the node did not start again on its corrupted data. A careful store refuses mid-log damage
+   * rather than forget what it acknowledged; the fault took the node out, and it stays down for the run.
+   */
+  restart?: 'ok' | 'refused';
+  restartError?: string;
 }
 
 async function fileSize(test: TestContext, node: Node, file: string): Promise<number> {
@@ -78,6 +85,8 @@ class DiskNemesis implements Nemesis {
   private readonly filled = new Set<string>();
   /** Nodes this nemesis killed to corrupt and could not start again: teardown tries once more. */
   private readonly stopped = new Set<string>();
+  /** Nodes that did not start again on their corrupted data, with the reason: left down to the end. */
+  private readonly takenOut = new Map<string, string>();
 
   constructor(private readonly fillMbMax: number) {}
 
@@ -97,27 +106,51 @@ class DiskNemesis implements Nemesis {
     if (op.f === 'fill-disk') return this.fill(test, op, selection.nodes, note);
     const mode = value.mode ?? 'bitflip';
     if (mode !== 'bitflip' && mode !== 'truncate') return refused(op, `corrupt-file: mode must be bitflip or truncate, got ${JSON.stringify(mode)}`);
+    const only = (value as { file?: unknown }).file;
+    if (only !== undefined && (typeof only !== 'string' || only === '' || only.includes('/'))) {
+      return refused(op, `corrupt-file: file must be a data file's name without a directory (e.g. wal.log), got ${JSON.stringify(only)}`);
+    }
     if (!db.dataFiles) return refused(op, 'corrupt-file: the target names no data files (Db.dataFiles); nothing was corrupted');
     const records: CorruptionRecord[] = [];
     const errors: string[] = [];
+    // Fewer than a majority may be taken out, so the nodes left up can still serve and the history be judged.
+    const takenOutMax = Math.floor((test.nodes.length - 1) / 2);
     for (const node of selection.nodes) {
+      if (this.takenOut.has(node.name)) {
+        records.push({ node: node.name, file: '', mode, note: 'already taken out by an earlier corruption (it refused to start); left down' });
+        continue;
+      }
+      if (this.takenOut.size >= takenOutMax) {
+        const down = [...this.takenOut.keys()].join(', ') || 'none';
+        records.push({ node: node.name, file: '', mode, note: `not corrupted: ${takenOutMax} of ${test.nodes.length} nodes may be taken out and ${down} already refused to start after corruption` });
+        continue;
+      }
       try {
-        records.push(await this.corruptOne(test, db, node, mode, random));
+        records.push(await this.corruptOne(test, db, node, mode, random, typeof only === 'string' ? only : undefined));
       } catch (error) {
         errors.push(`${node.name}: ${errorMessage(error)}`);
       }
     }
     const corrupted = records.filter((record) => record.note === undefined);
-    const result = { mode, targets, files: records, ...note, ...(errors.length > 0 ? { errors } : {}) };
+    const refusedToStart = corrupted.filter((record) => record.restart === 'refused').map((record) => record.node);
+    const result = {
+      mode,
+      targets,
+      files: records,
+      ...(refusedToStart.length > 0 ? { takenOut: refusedToStart } : {}),
+      ...note,
+      ...(errors.length > 0 ? { errors } : {}),
+    };
     if (corrupted.length === 0) return refused(op, `corrupt-file corrupted nothing: ${[...records.map((r) => `${r.node}: ${r.note}`), ...errors].join('; ')}`, result);
     return done(op, result);
   }
 
-  private async corruptOne(test: TestContext, db: Db, node: Node, mode: CorruptMode, random: () => number): Promise<CorruptionRecord> {
-    const files = await db.dataFiles!(test, node);
-    if (files.length === 0) return { node: node.name, file: '', mode, note: 'no data files yet' };
+  private async corruptOne(test: TestContext, db: Db, node: Node, mode: CorruptMode, random: () => number, only?: string): Promise<CorruptionRecord> {
+    const all = await db.dataFiles!(test, node);
+    const files = only === undefined ? all : all.filter((path) => path.slice(path.lastIndexOf('/') + 1) === only);
+    if (files.length === 0) return { node: node.name, file: '', mode, note: only === undefined ? 'no data files yet' : `no data file named ${only} (there are: ${all.join(', ') || 'none'})` };
     const file = pick([...files].sort(), random);
-    // The node must be down while its files change, as after a crash; start it again whatever happens.
+    // The node must be down while its files change, as after a crash.
     await db.kill(test, node);
     this.stopped.add(node.name);
     let record: CorruptionRecord;
@@ -133,11 +166,26 @@ class DiskNemesis implements Nemesis {
         await test.backend.exec(node, ['truncate', '-s', String(truncatedTo), file], { timeoutMs: DISK_COMMAND_TIMEOUT_MS });
         record = { node: node.name, file, mode, truncatedFrom: size, truncatedTo };
       }
-    } finally {
+    } catch (error) {
+      // Nothing (or not all) was corrupted: the node goes back as it was, and a failed start is an error.
       await db.start(test, node);
       this.stopped.delete(node.name);
+      throw error;
     }
-    return record;
+    try {
+      await db.start(test, node);
+      this.stopped.delete(node.name);
+      return { ...record, ...(record.note === undefined ? { restart: 'ok' as const } : {}) };
+    } catch (error) {
+      if (record.note !== undefined) throw error;
+      // The damage, not the harness, keeps it down: a careful store refuses mid-log corruption (fail-stop).
+      // Recorded in the op and the run log; the other nodes go on and the history is judged on what they did.
+      const reason = errorMessage(error);
+      this.stopped.delete(node.name);
+      this.takenOut.set(node.name, reason);
+      test.log(`faultline: disk: ${node.name} did not start again after corrupt-file (${mode} of ${file}); taken out by the disk fault, left down: ${reason}`);
+      return { ...record, restart: 'refused', restartError: reason };
+    }
   }
 
   private async fill(test: TestContext, op: Op, nodes: Node[], note: Record<string, unknown>): Promise<Op> {
@@ -181,12 +229,17 @@ class DiskNemesis implements Nemesis {
     this.filled.clear();
     const stopped = test.nodes.filter((node) => this.stopped.has(node.name));
     this.stopped.clear();
+    // Corrupted data cannot be healed: a node that refused to start on it stays down, said once, not an error.
+    if (this.takenOut.size > 0) {
+      test.log(`faultline: disk: left down, taken out by corrupt-file (they refused to start on corrupted data): ${[...this.takenOut.keys()].join(', ')}`);
+    }
+    this.takenOut.clear();
     errors.push(...(await settleAll(stopped, (node) => db.start(test, node), (node) => `restart ${node.name}`)));
     throwIfErrors('disk nemesis teardown', errors);
   }
 }
 
-/** corrupt-file {targets, mode: bitflip|truncate}, fill-disk {targets}, free-disk. */
+/** corrupt-file {targets, mode: bitflip|truncate, file?: one data file's name}, fill-disk {targets}, free-disk. */
 export function diskPackage(options: NemesisOptions = {}): NemesisPackage {
   const faults = options.diskFaults && options.diskFaults.length > 0 ? options.diskFaults : (['bitflip', 'truncate', 'fill'] as const);
   const fillMbMax = options.fillMbMax ?? 1024;
