@@ -1,7 +1,10 @@
 // `faultline doctor`: one line per thing a run may need (engine, images, root, iptables, libfaketime,
 // network namespaces, etcd, chromium), each ok or missing with how to fix it.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { LIBFAKETIME_PATH } from '../clock.js';
 
@@ -54,6 +57,25 @@ function firstLine(text: string): string {
 async function versionCheck(name: string, argv: readonly string[], fix: string): Promise<DoctorCheck> {
   const result = await probe(argv);
   return { name, ok: result.exitCode === 0, detail: result.exitCode === 0 ? firstLine(result.output) : 'missing', fix };
+}
+
+/**
+ * The k8s target's Go-built etcd 3.6 and kube-apiserver: scripts/build-k8s.sh names its cache folders (the
+ * script holds the pinned versions), and each binary there must answer --version.
+ */
+async function k8sChecks(): Promise<DoctorCheck[]> {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  const script = [join(here, '../../scripts/build-k8s.sh'), join(here, '../../../scripts/build-k8s.sh')].find((path) => existsSync(path));
+  const fix = 'bash scripts/build-k8s.sh (builds them from Go modules; needs Go 1.24+, minutes on a small machine)';
+  if (!script) return [{ name: 'k8s binaries', ok: false, detail: 'scripts/build-k8s.sh not found', fix }];
+  const folders = await probe(['bash', script, '--print-dir']);
+  const [kubeDir, etcdDir] = folders.output.split('\n');
+  const checks: DoctorCheck[] = [];
+  for (const [name, binary] of [['kube-apiserver (k8s target)', `${kubeDir}/kube-apiserver`], ['etcd 3.6 (k8s target)', `${etcdDir}/etcd`]]) {
+    const version = existsSync(binary) ? await probe([binary, '--version']) : undefined;
+    checks.push({ name, ok: version?.exitCode === 0, detail: version?.exitCode === 0 ? `${firstLine(version.output)} (${binary})` : `${binary} missing`, fix });
+  }
+  return checks;
 }
 
 /** Runs every check; never throws (a failing probe is a missing item). */
@@ -110,6 +132,7 @@ export async function runDoctor(): Promise<DoctorCheck[]> {
     fix: 'run as root on a kernel with network namespaces (the local backend needs them)',
   });
   checks.push(await versionCheck('etcd (local backend)', ['etcd', '--version'], 'apt-get install etcd-server etcd-client (or run scripts/setup-docker.sh)'));
+  checks.push(...(await k8sChecks()));
   const chromium = await probe(['chromium', '--version']);
   checks.push({
     name: 'chromium',
