@@ -51,6 +51,7 @@ if [ "$mode" = --test ]; then
     node dist/src/cli/main.js images build
   else
     echo "setup: no Docker engine; the docker backend's tests will say so and skip" >&2
-  fi  # The k8s target's etcd 3.6 and kube-apiserver, compiled from Go modules into a cache (instant when cached).
+  fi
+  # The k8s target's etcd 3.6 and kube-apiserver, compiled from Go modules into a cache (instant when cached).
   bash scripts/build-k8s.sh || echo "setup: the k8s build failed; the k8s target's tests will fail" >&2
 fi
