@@ -1,0 +1,271 @@
+// The dependency graph between transactions as flat typed arrays, with Tarjan's strongly connected components
+// and the breadth-first cycle searches that name anomalies. Sized for millions of edges.
+
+/** Edge kinds as bits, so one search can allow several at once. */
+export const EdgeKind = {
+  ww: 1,
+  wr: 2,
+  rw: 4,
+  process: 8,
+  realtime: 16,
+} as const;
+export type EdgeKindName = keyof typeof EdgeKind;
+
+export const dataEdges = EdgeKind.ww | EdgeKind.wr | EdgeKind.rw;
+
+export function edgeKindName(kind: number): EdgeKindName {
+  switch (kind) {
+    case EdgeKind.ww:
+      return 'ww';
+    case EdgeKind.wr:
+      return 'wr';
+    case EdgeKind.rw:
+      return 'rw';
+    case EdgeKind.process:
+      return 'process';
+    default:
+      return 'realtime';
+  }
+}
+
+/** Edges as they are found: from, to, kind, and the key and value that explain a data edge. */
+export class EdgeList {
+  count = 0;
+  from: Int32Array = new Int32Array(1024);
+  to: Int32Array = new Int32Array(1024);
+  kind: Uint8Array = new Uint8Array(1024);
+  /** Key id of a data edge (-1 for process and realtime edges). */
+  key: Int32Array = new Int32Array(1024);
+  /** The value that explains a data edge: the version written (ww: the later one) or read. */
+  value: unknown[] = [];
+
+  add(from: number, to: number, kind: number, key: number, value: unknown): void {
+    if (this.count === this.from.length) {
+      const capacity = this.from.length * 2;
+      this.from = growInt(this.from, capacity);
+      this.to = growInt(this.to, capacity);
+      this.key = growInt(this.key, capacity);
+      const kinds = new Uint8Array(capacity);
+      kinds.set(this.kind);
+      this.kind = kinds;
+    }
+    this.from[this.count] = from;
+    this.to[this.count] = to;
+    this.kind[this.count] = kind;
+    this.key[this.count] = key;
+    this.value[this.count] = value;
+    this.count++;
+  }
+}
+
+function growInt(array: Int32Array, capacity: number): Int32Array {
+  const bigger = new Int32Array(capacity);
+  bigger.set(array);
+  return bigger;
+}
+
+/** Compressed adjacency (CSR): out-edges of node n are positions offsets[n] .. offsets[n+1]-1. */
+export interface Graph {
+  nodeCount: number;
+  offsets: Int32Array;
+  targets: Int32Array;
+  kinds: Uint8Array;
+  /** Position of each adjacency entry's edge in the EdgeList (for its key and value). */
+  edgeIds: Int32Array;
+}
+
+export function buildGraph(nodeCount: number, edges: EdgeList): Graph {
+  const offsets = new Int32Array(nodeCount + 1);
+  for (let edge = 0; edge < edges.count; edge++) offsets[edges.from[edge] + 1]++;
+  for (let node = 0; node < nodeCount; node++) offsets[node + 1] += offsets[node];
+  const cursor = offsets.slice(0, nodeCount);
+  const targets = new Int32Array(edges.count);
+  const kinds = new Uint8Array(edges.count);
+  const edgeIds = new Int32Array(edges.count);
+  for (let edge = 0; edge < edges.count; edge++) {
+    const slot = cursor[edges.from[edge]]++;
+    targets[slot] = edges.to[edge];
+    kinds[slot] = edges.kind[edge];
+    edgeIds[slot] = edge;
+  }
+  return { nodeCount, offsets, targets, kinds, edgeIds };
+}
+
+/**
+ * Scratch space shared by every search over one graph: epoch-stamped arrays, so a search over a small
+ * component costs its own size, not the whole graph's.
+ */
+export class Searcher {
+  private epoch = 0;
+  private readonly seen: Int32Array;
+  private readonly index: Int32Array;
+  private readonly low: Int32Array;
+  private readonly onStack: Uint8Array;
+  private readonly parentEdge: Int32Array;
+  /** The node (or search state) each reached one was reached from. */
+  private readonly parentSlot: Int32Array;
+  private readonly member: Int32Array;
+  private memberEpoch = 0;
+  private readonly queue: Int32Array;
+  /** Adjacency positions spent by searches so far: the budget every search draws from. */
+  steps = 0;
+
+  constructor(readonly graph: Graph) {
+    const size = graph.nodeCount * 2;
+    this.seen = new Int32Array(size);
+    this.index = new Int32Array(graph.nodeCount);
+    this.low = new Int32Array(graph.nodeCount);
+    this.onStack = new Uint8Array(graph.nodeCount);
+    this.parentEdge = new Int32Array(size);
+    this.parentSlot = new Int32Array(size);
+    this.member = new Int32Array(graph.nodeCount);
+    this.queue = new Int32Array(size);
+  }
+
+  /** Restricts later searches to these nodes (null: every node). */
+  restrictTo(nodes: Int32Array | null): void {
+    this.memberEpoch++;
+    if (nodes) for (const node of nodes) this.member[node] = this.memberEpoch;
+    this.restricted = nodes !== null;
+  }
+  private restricted = false;
+
+  contains(node: number): boolean {
+    return !this.restricted || this.member[node] === this.memberEpoch;
+  }
+
+  /**
+   * Tarjan's algorithm, iteratively, over `roots` (and what they reach inside the restriction) using only
+   * edges whose kind is in `mask`. Returns the components that hold a cycle (two or more nodes).
+   */
+  components(roots: Int32Array | null, mask: number): Int32Array[] {
+    const { offsets, targets, kinds } = this.graph;
+    const epoch = ++this.epoch;
+    const found: Int32Array[] = [];
+    const stack: number[] = [];
+    const frameNode: number[] = [];
+    const frameEdge: number[] = [];
+    let counter = 0;
+    const rootCount = roots ? roots.length : this.graph.nodeCount;
+    for (let rootPosition = 0; rootPosition < rootCount; rootPosition++) {
+      const root = roots ? roots[rootPosition] : rootPosition;
+      if (this.seen[root] === epoch) continue;
+      this.seen[root] = epoch;
+      this.index[root] = this.low[root] = counter++;
+      stack.push(root);
+      this.onStack[root] = 1;
+      frameNode.push(root);
+      frameEdge.push(offsets[root]);
+      while (frameNode.length > 0) {
+        const top = frameNode.length - 1;
+        const node = frameNode[top];
+        const edge = frameEdge[top];
+        if (edge < offsets[node + 1]) {
+          frameEdge[top] = edge + 1;
+          if ((kinds[edge] & mask) === 0) continue;
+          const next = targets[edge];
+          if (!this.contains(next)) continue;
+          if (this.seen[next] !== epoch) {
+            this.seen[next] = epoch;
+            this.index[next] = this.low[next] = counter++;
+            stack.push(next);
+            this.onStack[next] = 1;
+            frameNode.push(next);
+            frameEdge.push(offsets[next]);
+          } else if (this.onStack[next] === 1 && this.index[next] < this.low[node]) {
+            this.low[node] = this.index[next];
+          }
+          continue;
+        }
+        frameNode.pop();
+        frameEdge.pop();
+        if (this.low[node] === this.index[node]) {
+          let start = stack.length - 1;
+          while (stack[start] !== node) start--;
+          const size = stack.length - start;
+          if (size > 1) found.push(Int32Array.from(stack.slice(start)));
+          for (let position = start; position < stack.length; position++) this.onStack[stack[position]] = 0;
+          stack.length = start;
+        }
+        if (frameNode.length > 0) {
+          const parent = frameNode[frameNode.length - 1];
+          if (this.low[node] < this.low[parent]) this.low[parent] = this.low[node];
+        }
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Shortest path from `from` to `to` over edges in `mask` (inside the restriction), as adjacency positions;
+   * `from === to` finds the shortest cycle through it. Null when there is none or the step budget ran out.
+   */
+  shortestPath(from: number, to: number, mask: number, stepsMax: number): number[] | null {
+    const { offsets, targets, kinds } = this.graph;
+    const epoch = ++this.epoch;
+    let head = 0;
+    let tail = 0;
+    this.queue[tail++] = from;
+    this.seen[from] = epoch;
+    while (head < tail) {
+      const node = this.queue[head++];
+      for (let edge = offsets[node]; edge < offsets[node + 1]; edge++) {
+        if (++this.steps > stepsMax) return null;
+        if ((kinds[edge] & mask) === 0) continue;
+        const next = targets[edge];
+        if (next === to) return this.tracePath(from, node, edge);
+        if (this.seen[next] === epoch || !this.contains(next)) continue;
+        this.seen[next] = epoch;
+        this.parentEdge[next] = edge;
+        this.parentSlot[next] = node;
+        this.queue[tail++] = next;
+      }
+    }
+    return null;
+  }
+
+  /** Follows parent links back from `last` (reached from `lastEdge`'s source) to `from`. */
+  private tracePath(from: number, last: number, lastEdge: number): number[] {
+    const path = [lastEdge];
+    let slot = last;
+    while (slot !== from) {
+      path.push(this.parentEdge[slot]);
+      slot = this.parentSlot[slot];
+    }
+    return path.reverse();
+  }
+
+  /**
+   * A closed walk through `start`, entered by a non-rw edge, on which no two rw edges follow one another:
+   * what snapshot isolation forbids (G-nonadjacent and everything weaker). States are (node, last edge rw).
+   */
+  walkWithoutAdjacentRw(start: number, mask: number, stepsMax: number): number[] | null {
+    const { offsets, targets, kinds } = this.graph;
+    const epoch = ++this.epoch;
+    let head = 0;
+    let tail = 0;
+    this.queue[tail++] = start * 2;
+    this.seen[start * 2] = epoch;
+    while (head < tail) {
+      const state = this.queue[head++];
+      const node = state >> 1;
+      const lastRw = state & 1;
+      for (let edge = offsets[node]; edge < offsets[node + 1]; edge++) {
+        if (++this.steps > stepsMax) return null;
+        const kind = kinds[edge];
+        if ((kind & mask) === 0) continue;
+        const isRw = kind === EdgeKind.rw ? 1 : 0;
+        if (isRw && lastRw) continue;
+        const next = targets[edge];
+        if (next === start && !isRw) return this.tracePath(start * 2, state, edge);
+        const nextState = next * 2 + isRw;
+        if (this.seen[nextState] === epoch || !this.contains(next)) continue;
+        this.seen[nextState] = epoch;
+        this.parentEdge[nextState] = edge;
+        this.parentSlot[nextState] = state;
+        this.queue[tail++] = nextState;
+      }
+    }
+    return null;
+  }
+}

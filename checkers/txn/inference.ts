@@ -1,0 +1,41 @@
+// What a workload's inference hands the cycle search: dependency edges, anomalies found without a cycle, and how
+// to explain an edge in words.
+import type { AnomalyLog, PlainAnomalyType } from './anomalies.js';
+import type { EdgeList } from './graph.js';
+import type { Transactions } from './transactions.js';
+
+/** A non-cyclic anomaly as inferred, with transactions by id (turned into op summaries for the result). */
+export interface PlainFinding {
+  type: PlainAnomalyType;
+  /** The transaction that observed it (the reader), or the writer for write-side anomalies. */
+  txn: number;
+  key: unknown;
+  value?: unknown;
+  /** The transaction that wrote the value concerned, when there is one. */
+  writer?: number;
+  /** What the read should have been, for internal and incompatible-order anomalies. */
+  expected?: unknown;
+  read?: unknown;
+  explanation: string;
+}
+
+export interface Inference {
+  edges: EdgeList;
+  keys: unknown[];
+  /** One sentence for a data edge of the dependency graph, with transaction names filled in by `name`. */
+  explain(kind: number, from: number, to: number, keyId: number, value: unknown, name: (txn: number) => string): string;
+  /** Why some dependencies could not be inferred (the verdict may miss anomalies there). */
+  notes: string[];
+  /** Whether a finding makes the inferred graph unreliable (then a valid verdict becomes unknown). */
+  unreliable: boolean;
+}
+
+export type PlainLog = AnomalyLog<PlainFinding>;
+
+export type InferenceFunction = (transactions: Transactions, log: PlainLog) => Inference;
+
+/** JSON text of a value, short enough for one line of a report. */
+export function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

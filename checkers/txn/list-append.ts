@@ -1,0 +1,266 @@
+// Elle's list-append inference: every read of a key returns the whole list, so the longest read gives the order
+// of the versions it holds; ww, wr and rw edges follow from positions in that order.
+import { EdgeKind, EdgeList } from './graph.js';
+import { show, type Inference, type PlainLog } from './inference.js';
+import { Outcome, TransactionFormatError, type MicroOp, type Transactions } from './transactions.js';
+
+interface KeyState {
+  id: number;
+  /** Appended value -> the transaction that appended it. */
+  writers: Map<unknown, number>;
+  /** Values a transaction appended and then followed with another append of its own to this key. */
+  intermediate: Set<unknown> | null;
+  longest: readonly unknown[];
+  longestReader: number;
+}
+
+const emptyList: readonly unknown[] = [];
+
+function readList(micro: MicroOp, transactions: Transactions, txn: number): readonly unknown[] {
+  const value = micro[2];
+  if (value === null || value === undefined) return emptyList;
+  if (!Array.isArray(value)) {
+    const op = transactions.history[transactions.completionPosition[txn]];
+    throw new TransactionFormatError(op.index, `op ${op.index}: expected a list-append read to return a list, got ${show(value)}`);
+  }
+  return value;
+}
+
+export function inferListAppend(transactions: Transactions, log: PlainLog): Inference {
+  const { count, outcome, ops } = transactions;
+  const states = new Map<unknown, KeyState>();
+  const keys: unknown[] = [];
+  let unreliable = false;
+  const stateOf = (key: unknown): KeyState => {
+    let state = states.get(key);
+    if (!state) {
+      state = { id: keys.length, writers: new Map(), intermediate: null, longest: emptyList, longestReader: -1 };
+      states.set(key, state);
+      keys.push(key);
+    }
+    return state;
+  };
+
+  // Pass 1: who appended what, the longest read of every key, and each transaction's own consistency.
+  for (let txn = 0; txn < count; txn++) {
+    const micros = ops[txn];
+    const committed = outcome[txn] === Outcome.ok;
+    for (let position = 0; position < micros.length; position++) {
+      const micro = micros[position];
+      const state = stateOf(micro[1]);
+      if (micro[0] === 'append') {
+        const value = micro[2];
+        const previous = state.writers.get(value);
+        if (previous !== undefined) {
+          unreliable = true;
+          log.add('duplicate-write', () => ({
+            type: 'duplicate-write', txn, writer: previous, key: micro[1], value,
+            explanation: `${show(value)} was appended to key ${show(micro[1])} twice; list-append needs unique values`,
+          }));
+          continue;
+        }
+        state.writers.set(value, txn);
+        for (let later = position + 1; later < micros.length; later++) {
+          if (micros[later][0] === 'append' && micros[later][1] === micro[1]) {
+            (state.intermediate ??= new Set()).add(value);
+            break;
+          }
+        }
+      } else if (micro[0] === 'r' && committed) {
+        const list = readList(micro, transactions, txn);
+        if (list.length > state.longest.length) {
+          state.longest = list;
+          state.longestReader = txn;
+        }
+      }
+    }
+    if (committed && micros.length > 1) checkInternal(txn, micros, transactions, log);
+  }
+
+  const edges = new EdgeList();
+  const usable = (writer: number | undefined): writer is number => writer !== undefined && outcome[writer] !== Outcome.fail;
+
+  // Pass 2a: each key's version order, from its longest read.
+  for (const [key, state] of states) {
+    const list = state.longest;
+    if (list.length === 0) continue;
+    const seen = new Set<unknown>();
+    let failedAt = -1;
+    let previousWriter = -1;
+    for (let position = 0; position < list.length; position++) {
+      const value = list[position];
+      if (seen.has(value)) {
+        log.add('duplicate-elements', () => ({
+          type: 'duplicate-elements', txn: state.longestReader, key, value, read: list,
+          explanation: `a read of key ${show(key)} holds ${show(value)} more than once: ${show(list)}`,
+        }));
+      }
+      seen.add(value);
+      const writer = state.writers.get(value);
+      if (writer === undefined) {
+        log.add('garbage-read', () => ({
+          type: 'garbage-read', txn: state.longestReader, key, value, read: list,
+          explanation: `key ${show(key)} was read holding ${show(value)}, which no transaction appended`,
+        }));
+        // The neighbours' order is still known: the chain of ww edges skips the bad element.
+        continue;
+      }
+      if (outcome[writer] === Outcome.fail) {
+        log.add('G1a', () => ({
+          type: 'G1a', txn: state.longestReader, writer, key, value, read: list,
+          explanation: `key ${show(key)} was read holding ${show(value)}, appended by a transaction that failed`,
+        }));
+        failedAt = position;
+        continue;
+      }
+      if (failedAt >= 0 && failedAt === position - 1) {
+        const failedValue = list[failedAt];
+        const failedWriter = state.writers.get(failedValue) as number;
+        log.add('dirty-update', () => ({
+          type: 'dirty-update', txn: writer, writer: failedWriter, key, value,
+          explanation: `${show(value)} was appended to key ${show(key)} on top of ${show(failedValue)}, whose transaction failed`,
+        }));
+      }
+      if (previousWriter >= 0 && previousWriter !== writer) edges.add(previousWriter, writer, EdgeKind.ww, state.id, value);
+      previousWriter = writer;
+    }
+  }
+
+  // Pass 2b: every committed read gives a wr edge (from the writer of its last element) and an rw edge (to the
+  // writer of the next element in the version order).
+  for (let txn = 0; txn < count; txn++) {
+    if (outcome[txn] !== Outcome.ok) continue;
+    const micros = ops[txn];
+    for (const micro of micros) {
+      if (micro[0] !== 'r') continue;
+      const state = states.get(micro[1]) as KeyState;
+      const list = readList(micro, transactions, txn);
+      const longest = state.longest;
+      let compatible = list === longest;
+      if (!compatible) {
+        compatible = true;
+        for (let position = 0; position < list.length; position++) {
+          if (list[position] !== longest[position]) {
+            compatible = false;
+            break;
+          }
+        }
+      }
+      if (!compatible) {
+        log.add('incompatible-order', () => ({
+          type: 'incompatible-order', txn, key: micro[1], read: list, expected: longest,
+          explanation: `key ${show(micro[1])} was read as ${show(list)}, not a prefix of another read ${show(longest)}`,
+        }));
+        checkOwnList(txn, micro[1], list, state, outcome, log);
+      }
+      if (list.length > 0) {
+        const last = list[list.length - 1];
+        const writer = state.writers.get(last);
+        if (usable(writer) && writer !== txn) {
+          edges.add(writer, txn, EdgeKind.wr, state.id, last);
+          if (state.intermediate?.has(last)) {
+            log.add('G1b', () => ({
+              type: 'G1b', txn, writer, key: micro[1], value: last, read: list,
+              explanation: `key ${show(micro[1])} was read ending in ${show(last)}, which its transaction followed with another append`,
+            }));
+          }
+        }
+      }
+      if (compatible) {
+        // The next committed version after what was read (skipping garbage and aborted elements).
+        for (let position = list.length; position < longest.length; position++) {
+          const next = longest[position];
+          const writer = state.writers.get(next);
+          if (!usable(writer)) continue;
+          if (writer !== txn) edges.add(txn, writer, EdgeKind.rw, state.id, next);
+          break;
+        }
+      }
+    }
+  }
+
+  const notes: string[] = [];
+  return {
+    edges,
+    keys,
+    notes,
+    unreliable,
+    explain(kind, from, to, keyId, value, name) {
+      const key = show(keys[keyId]);
+      const state = states.get(keys[keyId]) as KeyState;
+      if (kind === EdgeKind.ww) {
+        const position = state.longest.indexOf(value);
+        const before = position > 0 ? show(state.longest[position - 1]) : '?';
+        return `${name(from)} appended ${before} to key ${key}; ${name(to)} appended ${show(value)} right after it`;
+      }
+      if (kind === EdgeKind.wr) return `${name(to)} read key ${key} ending in ${show(value)}, which ${name(from)} appended`;
+      return `${name(from)} read key ${key} without ${show(value)}, which ${name(to)} appended next`;
+    },
+  };
+}
+
+/** An incompatible read is not covered by the checks of the longest read: look at its elements too. */
+function checkOwnList(txn: number, key: unknown, list: readonly unknown[], state: KeyState, outcome: Uint8Array, log: PlainLog): void {
+  const seen = new Set<unknown>();
+  for (const value of list) {
+    if (seen.has(value)) {
+      log.add('duplicate-elements', () => ({
+        type: 'duplicate-elements', txn, key, value, read: list,
+        explanation: `a read of key ${show(key)} holds ${show(value)} more than once: ${show(list)}`,
+      }));
+    }
+    seen.add(value);
+    const writer = state.writers.get(value);
+    if (writer === undefined) {
+      log.add('garbage-read', () => ({
+        type: 'garbage-read', txn, key, value, read: list,
+        explanation: `key ${show(key)} was read holding ${show(value)}, which no transaction appended`,
+      }));
+    } else if (outcome[writer] === Outcome.fail) {
+      log.add('G1a', () => ({
+        type: 'G1a', txn, writer, key, value, read: list,
+        explanation: `key ${show(key)} was read holding ${show(value)}, appended by a transaction that failed`,
+      }));
+    }
+  }
+}
+
+/**
+ * A transaction must see its own appends and its own earlier reads: after reading L and appending v, a read
+ * must return L+[v]; after appending without reading, a read must end with what it appended.
+ */
+function checkInternal(txn: number, micros: readonly MicroOp[], transactions: Transactions, log: PlainLog): void {
+  const known = new Map<unknown, { list: unknown[] | null; suffix: unknown[] }>();
+  for (const micro of micros) {
+    const key = micro[1];
+    let state = known.get(key);
+    if (micro[0] === 'append') {
+      if (!state) known.set(key, (state = { list: null, suffix: [] }));
+      if (state.list) state.list.push(micro[2]);
+      else state.suffix.push(micro[2]);
+      continue;
+    }
+    if (micro[0] !== 'r') continue;
+    const list = readList(micro, transactions, txn);
+    if (state) {
+      let expected: unknown;
+      let consistent: boolean;
+      if (state.list) {
+        expected = state.list;
+        consistent = list.length === state.list.length && state.list.every((value, position) => list[position] === value);
+      } else {
+        const suffix = state.suffix;
+        expected = ['...', ...suffix];
+        const offset = list.length - suffix.length;
+        consistent = offset >= 0 && suffix.every((value, position) => list[offset + position] === value);
+      }
+      if (!consistent) {
+        log.add('internal', () => ({
+          type: 'internal', txn, key, read: list, expected,
+          explanation: `the transaction read key ${show(key)} as ${show(list)} after its own reads and appends implied ${show(expected)}`,
+        }));
+      }
+    }
+    known.set(key, { list: [...list], suffix: [] });
+  }
+}
