@@ -4,13 +4,28 @@ import type { Node } from '../../src/backends/types.js';
 import { isProcessAlive, killDaemon, readPidFile, runningDaemonPid, signalDaemon } from '../../src/daemon.js';
 import type { Db } from '../../src/db.js';
 import type { TestContext } from '../../src/test-context.js';
+import { k8sBinaries } from '../k8s/binaries.js';
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
 
+/** Debian's etcd 3.4 (the package), or etcd 3.6 built from Go modules by scripts/build-k8s.sh. */
+export type EtcdVersion = '3.4' | '3.6';
+export const ETCD_VERSIONS: readonly EtcdVersion[] = ['3.4', '3.6'];
+
+/** The server binary of a version on the local host; an explicit etcdBinary option wins over it. */
+export function etcdBinaryOf(version: EtcdVersion): string {
+  return version === '3.6' ? k8sBinaries().etcd : '/usr/bin/etcd';
+}
+
 export interface EtcdDbOptions {
-  /** The etcd server binary on the node. Default /usr/bin/etcd (Debian's etcd-server). */
+  /** The etcd server binary on the node. Default: that of `version` (/usr/bin/etcd for 3.4). */
   etcdBinary?: string;
+  /**
+   * Which etcd: '3.4' (default, Debian's) or '3.6' (v3.6.16, Go-built into this host's cache, so on the
+   * local backend only). Debian's etcdctl 3.4 still asks a 3.6 member for health and leader (same v3 API).
+   */
+  version?: EtcdVersion;
   /** The etcdctl binary on the node. Default /usr/bin/etcdctl (Debian's etcd-client). */
   etcdctlBinary?: string;
   /** Raft heartbeat and election timeout; etcd's defaults (100 ms, 1000 ms) unless given. */
@@ -46,7 +61,7 @@ function peerUrl(node: Node): string {
 export function etcdArgv(node: Node, nodes: readonly Node[], clusterToken: string, options: EtcdDbOptions = {}): string[] {
   const paths = etcdPaths(node);
   const argv = [
-    options.etcdBinary ?? '/usr/bin/etcd',
+    options.etcdBinary ?? etcdBinaryOf(options.version ?? '3.4'),
     '--name', node.name,
     '--data-dir', paths.dataDir,
     '--listen-peer-urls', peerUrl(node),
@@ -92,6 +107,9 @@ export class EtcdDb implements Db {
   }
 
   async setup(test: TestContext, node: Node): Promise<void> {
+    if (this.options.version === '3.6' && !this.options.etcdBinary && test.backend.name !== 'local') {
+      throw new Error(`etcd version 3.6 is built into this host's cache (scripts/build-k8s.sh): the local backend only, not ${test.backend.name}`);
+    }
     const paths = etcdPaths(node);
     await test.backend.exec(node, ['rm', '-rf', paths.dir]);
     await test.backend.exec(node, ['mkdir', '-p', paths.dir]);

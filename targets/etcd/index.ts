@@ -4,12 +4,12 @@ import type { Db } from '../../src/db.js';
 import type { Target, WorkloadName } from '../../src/target.js';
 import { numberOption, stringOption } from '../../src/target-options.js';
 import { EtcdClient, type EtcdClientOptions } from './client.js';
-import { EtcdDb, type EtcdDbOptions } from './db.js';
+import { ETCD_VERSIONS, EtcdDb, type EtcdDbOptions, type EtcdVersion } from './db.js';
 
 export { EtcdClient, classifyError, registerKey, setPrefix } from './client.js';
 export type { EtcdClientOptions } from './client.js';
-export { EtcdDb, etcdArgv, etcdPaths, parseEndpointStatus, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './db.js';
-export type { EtcdDbOptions } from './db.js';
+export { EtcdDb, ETCD_VERSIONS, etcdBinaryOf, etcdArgv, etcdPaths, parseEndpointStatus, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './db.js';
+export type { EtcdDbOptions, EtcdVersion } from './db.js';
 
 /** The data volume etcd asks of a backend: ETCD_MIN_FREE_MIB (checked at setup) with room to spare. */
 export const ETCD_DATA_VOLUME_MB = 256;
@@ -20,7 +20,13 @@ export const etcdTarget: Target = {
   // Two preallocated 64 MiB WAL segments and the database's growth do not fit the local backend's 64 MiB default.
   dataVolumeMb: ETCD_DATA_VOLUME_MB,
   db(options: Record<string, unknown>): Db {
+    // YAML reads `version: 3.6` as a number.
+    const version = typeof options.version === 'number' ? String(options.version) : (stringOption(options, 'version') ?? '3.4');
+    if (!(ETCD_VERSIONS as readonly string[]).includes(version)) {
+      throw new Error(`etcd target: version must be one of ${ETCD_VERSIONS.join(', ')}, got '${version}'`);
+    }
     const dbOptions: EtcdDbOptions = {
+      version: version as EtcdVersion,
       etcdBinary: stringOption(options, 'etcdBinary'),
       etcdctlBinary: stringOption(options, 'etcdctlBinary'),
       heartbeatIntervalMs: numberOption(options, 'heartbeatIntervalMs'),
