@@ -101,7 +101,10 @@ class DiskNemesis implements Nemesis {
     const targets = value.targets ?? 'one';
     if (!isTargetSelector(targets)) return refused(op, `${op.f}: targets must be one of ${TARGET_SELECTORS.join(', ')}`);
     const random = opRandom(op);
-    const selection = await selectTargets(test, db, targets, random);
+    // Nodes the disk fault already took out are down for good: a fault aimed at them would do nothing.
+    const up = test.nodes.filter((node) => !this.takenOut.has(node.name));
+    if (up.length === 0) return refused(op, `${op.f}: every node was taken out by corrupt-file; nothing left to fault`);
+    const selection = await selectTargets(up.length === test.nodes.length ? test : { ...test, nodes: up }, db, targets, random);
     const note = selection.note ? { note: selection.note } : {};
     if (op.f === 'fill-disk') return this.fill(test, op, selection.nodes, note);
     const mode = value.mode ?? 'bitflip';
@@ -113,13 +116,14 @@ class DiskNemesis implements Nemesis {
     if (!db.dataFiles) return refused(op, 'corrupt-file: the target names no data files (Db.dataFiles); nothing was corrupted');
     const records: CorruptionRecord[] = [];
     const errors: string[] = [];
-    // Fewer than a majority may be taken out, so the nodes left up can still serve and the history be judged.
-    const takenOutMax = Math.floor((test.nodes.length - 1) / 2);
+    // At most a minority may be taken out, so the nodes left up can still serve and the history be judged
+    // (one node of a 1- or 2-node cluster, which has no majority to spare: the fault still happens there).
+    const takenOutMax = Math.max(1, Math.floor((test.nodes.length - 1) / 2));
+    if (this.takenOut.size >= takenOutMax) {
+      const down = [...this.takenOut.keys()].join(', ') || 'none';
+      return refused(op, `corrupt-file: not injected: ${takenOutMax} of ${test.nodes.length} nodes may be taken out, and ${down} already refused to start after corruption`);
+    }
     for (const node of selection.nodes) {
-      if (this.takenOut.has(node.name)) {
-        records.push({ node: node.name, file: '', mode, note: 'already taken out by an earlier corruption (it refused to start); left down' });
-        continue;
-      }
       if (this.takenOut.size >= takenOutMax) {
         const down = [...this.takenOut.keys()].join(', ') || 'none';
         records.push({ node: node.name, file: '', mode, note: `not corrupted: ${takenOutMax} of ${test.nodes.length} nodes may be taken out and ${down} already refused to start after corruption` });
