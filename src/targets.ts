@@ -6,6 +6,7 @@ import type { Target } from './target.js';
 const targets: Record<string, { module: string; exportName: string }> = {
   raftkv: { module: '../targets/raftkv/index.js', exportName: 'raftkvTarget' },
   etcd: { module: '../targets/etcd/index.js', exportName: 'etcdTarget' },
+  postgres: { module: '../targets/postgres/index.js', exportName: 'postgresTarget' },
   k8s: { module: '../targets/k8s/index.js', exportName: 'k8sTarget' },
 };
 

@@ -1,13 +1,14 @@
 // The list-append workload (Elle's): transactions of appends of unique values to per-key lists and reads of whole
 // lists, checked for transactional anomalies (G0, G1a/b/c, G-single, G2, ...) against a consistency model.
 import type { Checker } from '../../checkers/types.js';
+import type { ConsistencyModel } from '../../checkers/txn/index.js';
 import { statsChecker } from '../../checkers/stats/index.js';
 import type { TestSpec } from '../../src/spec/types.js';
 import type { Workload, WorkloadInstance } from '../types.js';
 import { chooseConsistency, finalReadTransactions, transactionChecker, transactionGenerator, transactionLengthMaxDefault } from './transactions.js';
 
 /** Checked against this unless the spec's `consistency` names another. */
-export const listAppendDefaultConsistency = 'strict-serializable';
+export const listAppendDefaultConsistency: ConsistencyModel = 'strict-serializable';
 
 export const listAppendWorkload: Workload = {
   name: 'list-append',

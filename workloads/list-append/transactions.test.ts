@@ -75,7 +75,7 @@ describe('transaction generator', () => {
     const chosen = listAppendWorkload.create(loadSpec({ flags: { workload: 'list-append', consistency: 'snapshot-isolation', seed: '1' } }));
     expect(chosen.checkContext().options).toEqual({ workload: 'list-append', consistency: 'snapshot-isolation' });
     expect(errorOf(() => listAppendWorkload.create(loadSpec({ flags: { workload: 'list-append', consistency: 'linearizable', seed: '1' } }))).message).toMatch(
-      /^consistency: expected one of strict-serializable, .*got "linearizable"$/,
+      /^consistency: expected one of read-uncommitted, .*strict-serializable, got "linearizable"$/,
     );
     expect(errorOf(() => loadSpec({ flags: { workload: 'register', consistency: 'serializable', seed: '1' } })).message).toBe(
       '--consistency: only the list-append and rw-register workloads take a consistency model, not register',

@@ -5,6 +5,7 @@ import type { Checker, CheckResult } from '../../checkers/types.js';
 import type { Generator, OpRequest, Random } from '../../src/generator/index.js';
 import type { History } from '../../src/history/types.js';
 import { UserError } from '../../src/errors.js';
+import { checkTransactions, consistencyModels, type ConsistencyModel, type TxnWorkload } from '../../checkers/txn/index.js';
 import { slotWeights } from '../register/index.js';
 
 /** The write micro-op's name: list-append appends to a list, rw-register overwrites a register. */
@@ -92,38 +93,21 @@ export function finalReadTransactions(keys: readonly number[], nodeNames: readon
   return transactions;
 }
 
-/** Consistency models a transaction history may be checked against (the `consistency` spec field). */
-export const consistencyModels = [
-  'strict-serializable',
-  'serializable',
-  'snapshot-isolation',
-  'repeatable-read',
-  'read-committed',
-  'read-uncommitted',
-] as const;
-
 /** The spec's consistency model, or the default; an unknown name is one clear line. */
-export function chooseConsistency(value: unknown, fallback: string): string {
+export function chooseConsistency(value: unknown, fallback: ConsistencyModel): ConsistencyModel {
   if (value === undefined || value === null || value === '') return fallback;
   if (typeof value !== 'string' || !(consistencyModels as readonly string[]).includes(value)) {
     throw new UserError(`consistency: expected one of ${consistencyModels.join(', ')}, got ${JSON.stringify(value)}`);
   }
-  return value;
+  return value as ConsistencyModel;
 }
 
-/** checkers/txn's entry point (its agreed signature). */
-type CheckTransactions = (history: History, options: { workload: 'list-append' | 'rw-register'; consistency: string }) => CheckResult | Promise<CheckResult>;
-
 /** The Elle-style checker (checkers/txn) as a Checker, loaded only when a transaction workload runs. */
-export function transactionChecker(workload: 'list-append' | 'rw-register', consistency: string): Checker {
+export function transactionChecker(workload: TxnWorkload, consistency: ConsistencyModel): Checker {
   return {
     name: 'elle',
     async check(_context, history: History): Promise<CheckResult> {
-      // A non-literal specifier while checkers/txn is being written alongside: its absence is 'unknown', not a build error.
-      const specifier: string = new URL('../../checkers/txn/index.js', import.meta.url).href;
-      const module = (await import(specifier)) as { checkTransactions?: CheckTransactions };
-      if (typeof module.checkTransactions !== 'function') return { valid: 'unknown', error: 'checkers/txn has no checkTransactions' };
-      return module.checkTransactions(history, { workload, consistency });
+      return checkTransactions(history, { workload, consistency });
     },
   };
 }

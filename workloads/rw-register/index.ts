@@ -2,6 +2,7 @@
 // checked for transactional anomalies against a consistency model. Weaker inference than list-append (a read
 // shows only the last write), but it exercises plain overwrites, where write skew (G2-item) shows.
 import type { Checker } from '../../checkers/types.js';
+import type { ConsistencyModel } from '../../checkers/txn/index.js';
 import { statsChecker } from '../../checkers/stats/index.js';
 import type { TestSpec } from '../../src/spec/types.js';
 import type { Workload, WorkloadInstance } from '../types.js';
@@ -14,7 +15,7 @@ import {
 } from '../list-append/transactions.js';
 
 /** Checked against this unless the spec's `consistency` names another. */
-export const rwRegisterDefaultConsistency = 'strict-serializable';
+export const rwRegisterDefaultConsistency: ConsistencyModel = 'strict-serializable';
 
 export const rwRegisterWorkload: Workload = {
   name: 'rw-register',
