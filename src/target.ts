@@ -15,7 +15,7 @@ import type { Db } from './db.js';
  * Errors: fail only when the op certainly did not take effect (refused before sending, or a definite
  * rejection such as "not leader" before any write); timeouts and lost connections are info.
  */
-export type WorkloadName = 'register' | 'set' | 'counter' | 'bank' | 'list-append' | 'rw-register' | 'lock';
+export type WorkloadName = 'register' | 'set' | 'counter' | 'bank' | 'list-append' | 'rw-register' | 'lock' | 'queue';
 
 export interface Target {
   readonly name: string;

@@ -7,6 +7,10 @@ const workloads: Record<string, () => Promise<Workload>> = {
   set: async () => (await import('./set/index.js')).setWorkload,
   'list-append': async () => (await import('./list-append/index.js')).listAppendWorkload,
   'rw-register': async () => (await import('./rw-register/index.js')).rwRegisterWorkload,
+  counter: async () => (await import('./counter/index.js')).counterWorkload,
+  bank: async () => (await import('./bank/index.js')).bankWorkload,
+  queue: async () => (await import('./queue/index.js')).queueWorkload,
+  lock: async () => (await import('./lock/index.js')).lockWorkload,
 };
 
 export function workloadNames(): string[] {

@@ -3,14 +3,14 @@ import type { BackendName } from '../backends/types.js';
 import type { FaultName } from '../../nemeses/types.js';
 import type { TimelineEvent } from '../generator/schedule.js';
 
-export type SpecWorkload = 'register' | 'set' | 'list-append' | 'rw-register';
+export type SpecWorkload = 'register' | 'set' | 'list-append' | 'rw-register' | 'counter' | 'bank' | 'queue' | 'lock';
 export type KeyDistribution = 'uniform' | 'zipfian';
 export type NemesisScheduleKind = 'periodic' | 'random' | 'timeline';
 
 export const faultNames: readonly FaultName[] = ['partition', 'kill', 'pause', 'clock', 'disk', 'packet'];
 export const targetNames = ['raftkv', 'etcd', 'postgres'] as const;
 export const backendNames: readonly BackendName[] = ['local', 'docker', 'ssh'];
-export const workloadNames: readonly SpecWorkload[] = ['register', 'set', 'list-append', 'rw-register'];
+export const workloadNames: readonly SpecWorkload[] = ['register', 'set', 'list-append', 'rw-register', 'counter', 'bank', 'queue', 'lock'];
 
 export interface TestSpec {
   /** Test name: the store folder, e.g. "raftkv-register". */

@@ -12,6 +12,7 @@ import type { TestContext } from '../../src/test-context.js';
 import { RaftkvHttpClient, RaftkvRequestError, type RaftkvResponse } from './http-client.js';
 import { installServer, uploadedServerDirectory, type InstalledServer } from './install.js';
 import { bugSwitches, type BugSwitch } from './server.js';
+import { invokeBank, invokeLock, invokeQueue, LockClientState } from './commands/clients.js';
 
 export { RaftkvHttpClient, RaftkvRequestError } from './http-client.js';
 export { bugSwitches, type BugSwitch } from './server.js';
@@ -255,6 +256,9 @@ function errorText(response: RaftkvResponse): string {
 
 export class RaftkvClient implements Client {
   private http: RaftkvHttpClient | null = null;
+  /** lock workload: the lease this client holds, if any (a fresh client, after an info, holds none). */
+  private readonly lockState = new LockClientState();
+  private readonly owner = `client-${Math.random().toString(36).slice(2, 10)}`;
 
   constructor(
     private readonly workload: WorkloadName,
@@ -295,6 +299,12 @@ export class RaftkvClient implements Client {
           return await this.invokeReadWriteRegister(http, op, completion, isRead);
         case 'counter':
           return await this.invokeCounter(http, op, completion, isRead);
+        case 'bank':
+          return await invokeBank(http, op, completion, (response) => this.failed(response, op, completion, isRead), this.timeoutMs);
+        case 'queue':
+          return await invokeQueue(http, op, completion, (response) => this.failed(response, op, completion, isRead), this.timeoutMs);
+        case 'lock':
+          return await invokeLock(http, op, this.lockState, completion, (response) => this.failed(response, op, completion, isRead), this.timeoutMs, this.owner);
         default:
           return completion('fail', op.value, `raftkv client does not speak workload ${this.workload}`);
       }
@@ -408,7 +418,7 @@ function stringOption(options: Record<string, unknown>, name: string): string | 
 
 export const raftkvTarget: Target = {
   name: 'raftkv',
-  workloads: ['register', 'set', 'list-append', 'rw-register', 'counter'],
+  workloads: ['register', 'set', 'list-append', 'rw-register', 'counter', 'bank', 'queue', 'lock'],
   db(options: Record<string, unknown>): Db {
     const serverArguments = Array.isArray(options.serverArguments) ? options.serverArguments.map(String) : undefined;
     return new RaftkvDb({
