@@ -21,6 +21,7 @@ export function register(program: Command): void {
     .option('--nemesis <faults>', "partition,kill,pause,clock,disk,packet or 'none' (default partition,kill,pause,clock)")
     .option('--nemesis-interval <seconds>', 'mean length of quiet and faulty windows (default 5)')
     .option('--nemesis-schedule <kind>', 'periodic, random or timeline (default random)')
+    .option('--nemesis-concurrent-faults <n>', 'periodic, random: faults a window may hold at once, composed (default 1: never overlapping)')
     .option('--time-limit <seconds>', 'length of the main phase (default 60)')
     .option('--concurrency <n>', 'client processes (default 10)')
     .option('--rate <ops-per-second>', 'client ops per second over all processes (default 100)')

@@ -43,37 +43,71 @@ export interface ScheduleOptions {
   intervalMs: number;
   durationMs: number;
   random: Random;
+  /** Faults a window may hold at once (default 1: one at a time, never overlapping). */
+  concurrentFaultsMax?: number;
 }
 
 /**
  * Quiet window, fault window, quiet, fault, ... until durationMs, each window `window()` ms long; a fault whose
- * heal would fall past the end is left for the runner's final heal.
+ * heal would fall past the end is left for the runner's final heal. A window holds `faultsIn()` faults of
+ * different kinds: the first starts as the window opens, each other one at a seeded moment in the window's first
+ * half (while the earlier ones are in force), and all heal as it closes, the last started first.
  */
-function alternatingSchedule(options: ScheduleOptions, window: () => number): ScheduledFault[] {
+function alternatingSchedule(options: ScheduleOptions, window: () => number, faultsIn: (available: number) => number): ScheduledFault[] {
   const { packages, intervalMs, durationMs, random } = options;
   const events: ScheduledFault[] = [];
   if (packages.length === 0 || !(intervalMs > 0)) return events;
   let timeMs = window();
   // Bounded: every window is at least intervalMs / 2 long.
   while (timeMs < durationMs) {
-    const pack = random.pick(packages);
-    events.push(startEvent(Math.round(timeMs * nsPerMs), pack, random));
-    timeMs += window();
+    const count = faultsIn(packages.length);
+    // One fault per window draws exactly what it always did, so a seed's single-fault schedule is unchanged.
+    const chosen = count === 1 ? [random.pick(packages)] : shuffled(packages, random).slice(0, count);
+    events.push(startEvent(Math.round(timeMs * nsPerMs), chosen[0], random));
+    const windowMs = window();
+    const later = chosen.slice(1).map((pack) => ({ pack, offsetMs: random.next() * (windowMs / 2) })).sort((a, b) => a.offsetMs - b.offsetMs);
+    for (const { pack, offsetMs } of later) events.push(startEvent(Math.round((timeMs + offsetMs) * nsPerMs), pack, random));
+    timeMs += windowMs;
     if (timeMs >= durationMs) break;
-    events.push(stopEvent(Math.round(timeMs * nsPerMs), pack));
+    for (const pack of [chosen[0], ...later.map((entry) => entry.pack)].reverse()) events.push(stopEvent(Math.round(timeMs * nsPerMs), pack));
     timeMs += window();
   }
   return events;
 }
 
-/** Alternates quiet and faulty windows of `intervalMs` each (Jepsen's default): quiet, fault, quiet, fault, ... */
-export function periodicSchedule(options: ScheduleOptions): ScheduledFault[] {
-  return alternatingSchedule(options, () => options.intervalMs);
+/** A seeded Fisher-Yates shuffle (a copy). */
+function shuffled<T>(items: readonly T[], random: Random): T[] {
+  const copy = [...items];
+  for (let index = copy.length - 1; index > 0; index--) {
+    const other = random.int(index + 1);
+    [copy[index], copy[other]] = [copy[other], copy[index]];
+  }
+  return copy;
 }
 
-/** Like periodic, but every quiet and faulty window lasts a random 0.5x to 1.5x of `intervalMs`. */
+/** The most faults one window may hold: the option, at most one per package. */
+function concurrentFaultsMax(options: ScheduleOptions, available: number): number {
+  return Math.max(1, Math.min(available, Math.floor(options.concurrentFaultsMax ?? 1)));
+}
+
+/**
+ * Alternates quiet and faulty windows of `intervalMs` each (Jepsen's default): quiet, fault, quiet, fault, ...
+ * With `concurrentFaultsMax` above 1, every fault window holds that many faults (at most one per package).
+ */
+export function periodicSchedule(options: ScheduleOptions): ScheduledFault[] {
+  return alternatingSchedule(options, () => options.intervalMs, (available) => concurrentFaultsMax(options, available));
+}
+
+/**
+ * Like periodic, but every quiet and faulty window lasts a random 0.5x to 1.5x of `intervalMs`, and a fault window
+ * holds a random 1 to `concurrentFaultsMax` faults.
+ */
 export function randomSchedule(options: ScheduleOptions): ScheduledFault[] {
-  return alternatingSchedule(options, () => options.intervalMs * (0.5 + options.random.next()));
+  const window = () => options.intervalMs * (0.5 + options.random.next());
+  return alternatingSchedule(options, window, (available) => {
+    const most = concurrentFaultsMax(options, available);
+    return most === 1 ? 1 : options.random.between(1, most);
+  });
 }
 
 /** An override object keeps the drawn fields it does not name (e.g. the seed a fault picks its nodes with). */

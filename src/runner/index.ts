@@ -113,8 +113,8 @@ export function planSchedule(spec: TestSpec, packages: readonly NemesisPackage[]
   const durationMs = spec.timeLimitSeconds * 1000;
   const intervalMs = spec.nemesisIntervalSeconds * 1000;
   if (spec.nemesisSchedule === 'timeline') return fixedTimeline(spec.nemesisTimeline ?? [], packages, random);
-  if (spec.nemesisSchedule === 'periodic') return periodicSchedule({ packages, intervalMs, durationMs, random });
-  return randomSchedule({ packages, intervalMs, durationMs, random });
+  if (spec.nemesisSchedule === 'periodic') return periodicSchedule({ packages, intervalMs, durationMs, random, concurrentFaultsMax: spec.nemesisConcurrentFaults });
+  return randomSchedule({ packages, intervalMs, durationMs, random, concurrentFaultsMax: spec.nemesisConcurrentFaults });
 }
 
 /**

@@ -92,7 +92,7 @@ function faultList(raw: RawValue): FaultName[] {
 const fileKeys: Record<string, string> = {};
 const fieldsInFiles = [
   'name', 'target', 'backend', 'nodes', 'workload', 'keys', 'key-distribution', 'ops-per-key', 'nemesis',
-  'nemesis-interval', 'nemesis-schedule', 'nemesis-timeline', 'nemesis-options', 'time-limit', 'concurrency', 'rate', 'seed', 'store',
+  'nemesis-interval', 'nemesis-schedule', 'nemesis-timeline', 'nemesis-concurrent-faults', 'nemesis-options', 'time-limit', 'concurrency', 'rate', 'seed', 'store',
   'bug', 'consistency', 'serializable-reads', 'leave-running', 'recovery', 'client-timeout', 'target-options', 'backend-options',
 ];
 /**
@@ -252,6 +252,8 @@ export function validateSpec(raws: Map<string, RawValue>): TestSpec {
   if (interval) spec.nemesisIntervalSeconds = numberIn(interval, 0.1, 3600, 'seconds');
   const schedule = get('nemesis-schedule');
   if (schedule) spec.nemesisSchedule = oneOf(schedule, ['periodic', 'random', 'timeline'] as const);
+  const concurrentFaults = get('nemesis-concurrent-faults');
+  if (concurrentFaults) spec.nemesisConcurrentFaults = integerIn(concurrentFaults, 1, faultNames.length);
   const timelineRaw = get('nemesis-timeline');
   if (timelineRaw) {
     spec.nemesisTimeline = timeline(timelineRaw, spec.nemesis);
@@ -348,6 +350,7 @@ export function specToArgv(spec: TestSpec): string[] {
     '--time-limit', String(spec.timeLimitSeconds), '--concurrency', String(spec.concurrency), '--rate', String(spec.rate),
     '--seed', String(spec.seed), '--store', spec.store, '--recovery', String(spec.recoverySeconds),
     '--client-timeout', String(spec.clientTimeoutSeconds)];
+  if ((spec.nemesisConcurrentFaults ?? 1) > 1) argv.push('--nemesis-concurrent-faults', String(spec.nemesisConcurrentFaults));
   if (spec.bug) argv.push('--bug', spec.bug);
   if (spec.consistency) argv.push('--consistency', spec.consistency);
   // Scalar target options (e.g. postgres isolation) replay as flags; bug and serializable reads have their own.

@@ -31,6 +31,12 @@ export interface TestSpec {
   nemesisIntervalSeconds: number;
   nemesisSchedule: NemesisScheduleKind;
   nemesisTimeline?: TimelineEvent[];
+  /**
+   * periodic and random schedules: how many faults a fault window may hold at once (default 1: one fault at a
+   * time, never overlapping). Above 1, faults of different kinds start while others are in force (e.g. a
+   * partition, then a pause, then clock skew), drawn from the seed, and heal together at the window's end.
+   */
+  nemesisConcurrentFaults?: number;
   /** Options for the nemesis packages (nemeses/common.ts NemesisOptions, e.g. killTargets: [majority, all]). */
   nemesisOptions: Record<string, unknown>;
   timeLimitSeconds: number;
