@@ -9,7 +9,9 @@ import type { Op } from '../../src/history/types.js';
 import { ETCD36_VERSION, KUBERNETES_VERSION, k8sBinaries } from './binaries.js';
 import { generatePki } from './certs.js';
 import { apiserverArgv, classifyError, configMapName, etcdArgv, faultComponentOption, k8sTarget, linkChainName, registerValue } from './index.js';
+import { leaderOverlaps } from './lease.js';
 import { staleCacheReads } from './staleness.js';
+import { judgeWatcher } from './watch.js';
 
 const node = (name: string, host: string): Node => ({ name, host, dir: `/tmp/x/${name}`, clockFile: `/tmp/x/${name}/clock` });
 
@@ -108,5 +110,23 @@ describe('stale watch-cache reads', () => {
     const report = staleCacheReads(history);
     expect(report.cacheReads).toBe(3);
     expect(report.staleReads).toEqual([{ index: 5, key: 1, node: 'n2', readResourceVersion: '100', newerResourceVersion: '105', missedWrites: 1 }]);
+  });
+});
+
+describe('watch judge', () => {
+  it('flags events out of order and acknowledged writes a watcher skipped, within the window it saw', () => {
+    expect(judgeWatcher('10', ['11', '12', '14'], ['11', '12', '14', '15'])).toEqual({ outOfOrder: [], missed: [] });
+    expect(judgeWatcher('10', ['11', '14'], ['11', '12', '14'])).toEqual({ outOfOrder: [], missed: ['12'] });
+    expect(judgeWatcher('10', ['12', '11', '14'], ['11', '12', '14'])).toEqual({ outOfOrder: [{ previous: '12', next: '11' }], missed: [] });
+  });
+});
+
+describe('lease overlaps', () => {
+  it('finds two candidates leading at once, never one candidate with itself', () => {
+    const interval = (candidate: string, startMs: number, endMs: number) => ({ candidate, node: candidate, startMs, endMs, ended: 'stopped' as const });
+    expect(leaderOverlaps([interval('a', 0, 10), interval('b', 10, 20), interval('a', 20, 30), interval('a', 25, 31)])).toEqual([]);
+    const overlapping = leaderOverlaps([interval('a', 0, 10), interval('b', 8, 20)]);
+    expect(overlapping).toHaveLength(1);
+    expect(overlapping[0].overlapMs).toBe(2);
   });
 });
