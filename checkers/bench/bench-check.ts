@@ -1,13 +1,19 @@
 // `npm run bench:check`: times the whole `faultline check` command (parse + check) on reference and generated
 // histories and prints one JSON object per case: name, ops, keys, processes, ms, peakRssMB, verdict, and the
-// CLI's own split of the time into readMs and checkMs.
+// CLI's own split of the time into readMs and checkMs. On every cas-register JSONL case it also times a small
+// Porcupine checker (checkers/bench/porcupine, built with `go build` into .bench/) on the same file, adding
+// porcupineMs, porcupinePeakRssMB, porcupineVerdict and ratio (Faultline's time / Porcupine's); two definite
+// verdicts that differ fail the benchmark (exit 1). Without Go it says so and times Faultline alone.
 //
-// Usage: node dist/checkers/bench/bench-check.js [name-filter]   (FAULTLINE_BENCH_MAX_OPS=N skips larger cases)
+// Usage: node dist/checkers/bench/bench-check.js [name-filter]   (FAULTLINE_BENCH_MAX_OPS=N skips larger cases;
+// FAULTLINE_BENCH_PORCUPINE_MAX_MB=N, default 4096, kills a Porcupine run past N MB of RSS: on one key with
+// many processes it grows past 12 GB, and the machine is shared)
 // Generated histories are cached under .bench/ by their parameters. Peak RSS comes from /usr/bin/time when
 // present (Debian package `time`), else from the CLI itself (FAULTLINE_BENCH=1 makes it report maxRSS).
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readHistoryFile } from '../../src/history/read.js';
@@ -22,6 +28,10 @@ const timeBinary = '/usr/bin/time';
 /** The check's own search budget, and a hard bound on each child beyond it. */
 const checkTimeout = '120s';
 const childKillMs = 300_000;
+const porcupineSource = join(repositoryRoot, 'checkers', 'bench', 'porcupine');
+const porcupineMaxMB = Number(process.env.FAULTLINE_BENCH_PORCUPINE_MAX_MB ?? 4096);
+/** How often a Porcupine child's RSS is sampled against the cap. */
+const memoryPollMs = 50;
 
 interface BenchCase {
   name: string;
@@ -31,6 +41,8 @@ interface BenchCase {
   keys: number;
   processes: number;
   expected?: 'valid' | 'invalid';
+  /** The same file is in Porcupine's reach: cas-register JSONL, initial null, strict nil reads. */
+  porcupine: boolean;
   /** Invocations (generated) or events/2 (reference) for the size filter. */
   sizeOps: number;
 }
@@ -72,6 +84,7 @@ function referenceCases(): BenchCase[] {
       keys: keys.size,
       processes: clientProcesses.size,
       expected: cell(cells, 'expected') as 'valid' | 'invalid',
+      porcupine: extname(path) === '.jsonl' && cell(cells, 'model') === 'cas-register' && initial === 'null' && !path.startsWith('knossos/'),
       sizeOps: Math.round(Number(cell(cells, 'events')) / 2),
     });
   }
@@ -125,17 +138,56 @@ interface ChildOutcome {
   peakRssMB: number | null;
   /** Reading (parse) and checking times as the CLI measured them, when it reported them; `parallel`: read and checked at once on worker threads (all of it in checkMs). */
   phases?: { readMs: number; checkMs: number; parallel?: boolean };
+  /** Killed for going past the memory cap. */
+  overMemoryCap?: boolean;
 }
 
-function runChild(args: string[]): Promise<ChildOutcome> {
+/** Resident set of a process in kilobytes (0 once it is gone). */
+function residentKB(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The children of `pid` (the program /usr/bin/time runs). */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function runChild(args: string[], program: string = process.execPath, maxMB?: number): Promise<ChildOutcome> {
   const useTime = existsSync(timeBinary);
   const scratch = mkdtempSync(join(tmpdir(), 'faultline-bench-'));
   const rssFile = join(scratch, 'rss');
-  const command = useTime ? timeBinary : process.execPath;
-  const commandArgs = useTime ? ['-f', '%M', '-o', rssFile, process.execPath, ...args] : args;
+  const command = useTime ? timeBinary : program;
+  const commandArgs = useTime ? ['-f', '%M', '-o', rssFile, program, ...args] : args;
   return new Promise((done, fail) => {
     const started = performance.now();
     const child = spawn(command, commandArgs, { env: { ...process.env, FAULTLINE_BENCH: '1' } });
+    let overMemoryCap = false;
+    const guard =
+      maxMB === undefined
+        ? undefined
+        : setInterval(() => {
+            const pids = [child.pid ?? 0, ...childPids(child.pid ?? 0)].filter((pid) => pid > 0);
+            const totalKB = pids.reduce((sum, pid) => sum + residentKB(pid), 0);
+            if (totalKB > maxMB * 1024) {
+              overMemoryCap = true;
+              for (const pid of pids.reverse()) {
+                try {
+                  process.kill(pid, 'SIGKILL');
+                } catch {
+                  // already gone
+                }
+              }
+            }
+          }, memoryPollMs);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (data: Buffer) => stdout.push(data));
@@ -144,6 +196,7 @@ function runChild(args: string[]): Promise<ChildOutcome> {
     child.on('error', fail);
     child.on('close', (exitCode) => {
       clearTimeout(killer);
+      if (guard) clearInterval(guard);
       const ms = performance.now() - started;
       const errorText = Buffer.concat(stderr).toString('utf8');
       let peakRssKB: number | undefined;
@@ -162,6 +215,7 @@ function runChild(args: string[]): Promise<ChildOutcome> {
         stderr: errorText,
         peakRssMB: peakRssKB ? Math.round(peakRssKB / 1024) : null,
         ...(phases ? { phases: { readMs: phases.readMs, checkMs: phases.checkMs, ...(phases.parallel ? { parallel: true } : {}) } } : {}),
+        ...(overMemoryCap ? { overMemoryCap } : {}),
       });
     });
   });
@@ -177,6 +231,41 @@ function verdictOf(outcome: ChildOutcome, valid: unknown): string {
     return valid === true ? 'valid' : valid === false ? 'invalid' : 'unknown';
   }
   return `error (exit ${outcome.exitCode}): ${outcome.stderr.trim().split('\n')[0] ?? ''}`;
+}
+
+/**
+ * Builds the Porcupine checker into .bench/ (named by a hash of its sources, so an edit rebuilds it);
+ * a string says why it could not be built (no Go, no module proxy).
+ */
+function buildPorcupine(): { binary: string } | { skipped: string } {
+  const goCandidates = [...(process.env.PATH ?? '').split(':').map((directory) => join(directory, 'go')), '/usr/local/go/bin/go'];
+  const go = goCandidates.find((candidate) => candidate !== 'go' && existsSync(candidate));
+  if (!go) return { skipped: 'Go is not installed (looked on PATH and in /usr/local/go/bin): Porcupine is not timed' };
+  const hash = createHash('sha256');
+  for (const name of ['main.go', 'go.mod', 'go.sum']) hash.update(readFileSync(join(porcupineSource, name)));
+  const directory = join(cacheDirectory, `porcupine-${hash.digest('hex').slice(0, 16)}`);
+  const binary = join(directory, 'porcupine-check');
+  if (existsSync(binary)) return { binary };
+  mkdirSync(directory, { recursive: true });
+  const build = spawnSync(go, ['build', '-o', binary, '.'], { cwd: porcupineSource, encoding: 'utf8', timeout: 300_000 });
+  if (build.status !== 0 || !existsSync(binary)) {
+    const why = `${build.stderr ?? ''}${build.error ? String(build.error) : ''}`.trim().split('\n')[0];
+    return { skipped: `go build of ${porcupineSource} failed: Porcupine is not timed (${why})` };
+  }
+  return { binary };
+}
+
+/** Porcupine on the same file; its verdict, as for Faultline, is the JSON line cross-checked with the exit code. */
+async function runPorcupine(binary: string, file: string): Promise<Record<string, unknown>> {
+  const outcome = await runChild(['-timeout', checkTimeout, file], binary, porcupineMaxMB);
+  let valid: unknown;
+  try {
+    valid = (JSON.parse(outcome.stdout) as { valid?: unknown }).valid;
+  } catch {
+    // Not JSON: reported as an error below.
+  }
+  const verdict = outcome.overMemoryCap ? `out of memory (killed past ${porcupineMaxMB} MB)` : verdictOf(outcome, valid);
+  return { porcupineMs: Math.round(outcome.ms), porcupinePeakRssMB: outcome.peakRssMB, porcupineVerdict: verdict };
 }
 
 async function runCase(benchCase: BenchCase): Promise<Record<string, unknown>> {
@@ -195,6 +284,7 @@ async function runCase(benchCase: BenchCase): Promise<Record<string, unknown>> {
   const verdict = verdictOf(outcome, valid);
   return {
     name: benchCase.name,
+    loadAverage: Number(loadavg()[0].toFixed(1)),
     ops: ops ?? benchCase.sizeOps,
     keys: benchCase.keys,
     processes: benchCase.processes,
@@ -212,9 +302,27 @@ async function main(): Promise<void> {
   const filter = process.argv[2];
   const maxOps = Number(process.env.FAULTLINE_BENCH_MAX_OPS ?? Infinity);
   const selected = (name: string, sizeOps: number): boolean => (!filter || name.includes(filter)) && sizeOps <= maxOps;
+  const porcupine = buildPorcupine();
+  if ('skipped' in porcupine) process.stdout.write(`${JSON.stringify({ porcupine: porcupine.skipped })}\n`);
+  const disagreements: string[] = [];
+  const run = async (benchCase: BenchCase): Promise<void> => {
+    const line = await runCase(benchCase);
+    if (benchCase.porcupine && 'binary' in porcupine) {
+      const other = await runPorcupine(porcupine.binary, benchCase.file);
+      Object.assign(line, other);
+      const definite = ['valid', 'invalid'];
+      if (definite.includes(line.verdict as string) && definite.includes(other.porcupineVerdict as string)) {
+        line.sameVerdict = line.verdict === other.porcupineVerdict;
+        if (!line.sameVerdict) disagreements.push(benchCase.name);
+        // Below 1: Faultline is faster.
+        line.ratio = Number(((line.ms as number) / (other.porcupineMs as number)).toFixed(2));
+      }
+    }
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  };
   for (const benchCase of referenceCases()) {
     if (!selected(benchCase.name, benchCase.sizeOps)) continue;
-    process.stdout.write(`${JSON.stringify(await runCase(benchCase))}\n`);
+    await run(benchCase);
   }
   for (const { name, options, expected } of generatedParameters()) {
     if (!selected(name, options.ops)) continue;
@@ -227,9 +335,14 @@ async function main(): Promise<void> {
       keys: options.keys,
       processes: options.processes,
       expected,
+      porcupine: true,
       sizeOps: options.ops,
     };
-    process.stdout.write(`${JSON.stringify(await runCase(benchCase))}\n`);
+    await run(benchCase);
+  }
+  if (disagreements.length > 0) {
+    process.stdout.write(`${JSON.stringify({ error: 'Faultline and Porcupine gave different verdicts', cases: disagreements })}\n`);
+    process.exitCode = 1;
   }
 }
 
