@@ -1,7 +1,9 @@
 // A Kubernetes control plane on each node, as kubeadm's stacked topology lays it out: an etcd 3.6 member and a
 // kube-apiserver that talks to its own member over loopback, both built from Go modules by scripts/build-k8s.sh.
 // Kill and pause reach the apiserver, the etcd member, both, or the apiserver's link to etcd (the fault component).
+// The local backend runs the binaries from this host's build cache; docker and ssh nodes get a copy at setup.
 import { createHash } from 'node:crypto';
+import { get as httpGet } from 'node:http';
 import { request } from 'node:https';
 import type { Node } from '../../src/backends/types.js';
 import { isProcessAlive, killDaemon, readPidFile, runningDaemonPid, signalDaemon } from '../../src/daemon.js';
@@ -27,7 +29,7 @@ export const FAULT_COMPONENTS: readonly FaultComponent[] = ['both', 'apiserver',
 
 export interface K8sDbOptions {
   faultComponent?: FaultComponent;
-  /** Binaries on the node; default the build cache of scripts/build-k8s.sh (the local backend shares this host). */
+  /** Binaries on this host; default the build cache of scripts/build-k8s.sh (copied to docker and ssh nodes). */
   kubeApiserverBinary?: string;
   etcdBinary?: string;
   /** Bound on waiting for the control plane to serve at setup, and for a restarted process to listen. */
@@ -47,6 +49,7 @@ export function k8sPaths(node: Node) {
   const dir = `${node.dir}/k8s`;
   return {
     dir,
+    bin: `${dir}/bin`,
     pki: `${dir}/pki`,
     etcdData: `${dir}/etcd-data`,
     etcdLog: `${dir}/etcd.log`,
@@ -143,9 +146,24 @@ export class K8sDb implements Db {
     return this.options.startTimeoutMs ?? 150_000;
   }
 
-  private binaries(): { kubeApiserver: string; etcd: string } {
+  /**
+   * The binaries as the node sees them. The local backend's nodes share this host's files; docker containers and
+   * ssh machines get a copy (static Go binaries, CGO off, so any x86_64 Linux runs them) in the node's directory.
+   */
+  private binaries(test: TestContext, node: Node): { kubeApiserver: string; etcd: string } {
+    if (test.backend.name !== 'local') return { kubeApiserver: `${k8sPaths(node).bin}/kube-apiserver`, etcd: `${k8sPaths(node).bin}/etcd` };
     const built = k8sBinaries();
     return { kubeApiserver: this.options.kubeApiserverBinary ?? built.kubeApiserver, etcd: this.options.etcdBinary ?? built.etcd };
+  }
+
+  private async installBinaries(test: TestContext, node: Node): Promise<void> {
+    if (test.backend.name === 'local') return;
+    const built = k8sBinaries();
+    const target = this.binaries(test, node);
+    await test.backend.exec(node, ['mkdir', '-p', k8sPaths(node).bin]);
+    await test.backend.upload(node, this.options.kubeApiserverBinary ?? built.kubeApiserver, target.kubeApiserver);
+    await test.backend.upload(node, this.options.etcdBinary ?? built.etcd, target.etcd);
+    await test.backend.exec(node, ['chmod', '755', target.kubeApiserver, target.etcd]);
   }
 
   /** The run's PKI, made once for all nodes (setup runs on every node at once). */
@@ -155,9 +173,6 @@ export class K8sDb implements Db {
   }
 
   async setup(test: TestContext, node: Node): Promise<void> {
-    if (test.backend.name !== 'local') {
-      throw new Error(`k8s target: only the local backend is supported so far (got ${test.backend.name}); the binaries live in this host's build cache`);
-    }
     const paths = k8sPaths(node);
     const pki = await this.pki(test);
     await test.backend.exec(node, ['rm', '-rf', paths.dir]);
@@ -168,6 +183,7 @@ export class K8sDb implements Db {
     await test.backend.writeFile(node, `${paths.pki}/apiserver.key`, serving.key);
     await test.backend.writeFile(node, `${paths.pki}/sa.key`, pki.serviceAccountKey);
     await test.backend.writeFile(node, `${paths.pki}/sa.pub`, pki.serviceAccountPublicKey);
+    await this.installBinaries(test, node);
     await this.startEtcd(test, node);
     // The apiserver starts once its member serves, which needs a quorum: every node's setup runs at once.
     await this.waitFor(test, node, 'etcd healthy', () => this.etcdHealthy(test, node), this.startTimeoutMs);
@@ -178,28 +194,32 @@ export class K8sDb implements Db {
   private async startEtcd(test: TestContext, node: Node): Promise<void> {
     const paths = k8sPaths(node);
     if ((await runningDaemonPid(test.backend, node, paths.etcdPid)) !== undefined) return;
-    const argv = etcdArgv(this.binaries().etcd, node, test.nodes, `faultline-${test.runId}`);
+    const argv = etcdArgv(this.binaries(test, node).etcd, node, test.nodes, `faultline-${test.runId}`);
     await test.backend.startDaemon(node, argv, { logFile: paths.etcdLog, pidFile: paths.etcdPid, cwd: paths.dir });
   }
 
   private async startApiserver(test: TestContext, node: Node): Promise<void> {
     const paths = k8sPaths(node);
     if ((await runningDaemonPid(test.backend, node, paths.apiserverPid)) !== undefined) return;
-    await test.backend.startDaemon(node, apiserverArgv(this.binaries().kubeApiserver, node), {
+    await test.backend.startDaemon(node, apiserverArgv(this.binaries(test, node).kubeApiserver, node), {
       logFile: paths.apiserverLog,
       pidFile: paths.apiserverPid,
       cwd: paths.dir,
     });
   }
 
-  /** The member's own /health (true only with a leader and a quorum), asked on the node itself. */
-  async etcdHealthy(test: TestContext, node: Node): Promise<boolean> {
-    const result = await test.backend.exec(
-      node,
-      ['curl', '-s', '--max-time', '3', `http://127.0.0.1:${ETCD_CLIENT_PORT}/health`],
-      { allowFailure: true, timeoutMs: 10_000 },
-    );
-    return result.exitCode === 0 && /"health":\s*"true"/.test(result.stdout);
+  /** The member's own /health (true only with a leader and a quorum), asked from the controller as clients do. */
+  async etcdHealthy(_test: TestContext, node: Node): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = httpGet(`http://${node.host}:${ETCD_CLIENT_PORT}/health`, { timeout: PROBE_TIMEOUT_MS }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve(/"health":\s*"true"/.test(body)));
+        response.on('error', () => resolve(false));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve(false));
+    });
   }
 
   /** Polls `ready` until true or the bound passes; then fails with the tail of the node's logs. */
@@ -300,7 +320,7 @@ export class K8sDb implements Db {
       await signalDaemon(test.backend, node, pidFile, 'CONT').catch(() => undefined);
       await killDaemon(test.backend, node, pidFile).catch(() => undefined);
     }
-    await test.backend.exec(node, ['rm', '-rf', paths.etcdData, paths.pki], { allowFailure: true });
+    await test.backend.exec(node, ['rm', '-rf', paths.etcdData, paths.pki, paths.bin], { allowFailure: true });
   }
 
   logFiles(_test: TestContext, node: Node): string[] {
