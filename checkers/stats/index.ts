@@ -59,10 +59,10 @@ export function judgeFunctionStats(byF: Readonly<Record<string, Counts>>, rules:
   const totalOps = Object.values(byF).reduce((sum, counts) => sum + counts.count, 0);
   const reasons: string[] = [];
   if (totalOps === 0) reasons.push('the history holds no client operations');
-  else if (Object.values(byF).every((counts) => counts.ok === 0)) reasons.push(`none of its ${totalOps} client operations succeeded`);
+  else if (Object.values(byF).every((counts) => counts.ok === 0)) reasons.push(`none of its ${totalOps} client operation${totalOps === 1 ? '' : 's'} succeeded`);
   else for (const f of neverOk) if (!exempt.has(f)) reasons.push(describeOutcomes(f, byF[f]));
   if (reasons.length === 0) return { valid: true, neverOk };
-  return { valid: 'unknown', reason: `${reasons.join('; ')}: the history proves nothing about it, so it cannot pass`, neverOk };
+  return { valid: 'unknown', reason: `${reasons.join('; ')}: what never succeeded was not tested, so the history cannot pass as valid`, neverOk };
 }
 
 /**
@@ -81,14 +81,14 @@ export function statsRulesForModel(model: string): StatsRules {
 export class FunctionOutcomeCounter {
   private readonly byF = new Map<string, Counts>();
 
-  add(process: unknown, type: string, f: string): void {
+  add(process: unknown, type: string, f: string, times = 1): void {
     if (!isClientProcess(process as Op['process'])) return;
     let counts = this.byF.get(f);
     if (!counts) this.byF.set(f, (counts = { count: 0, ok: 0, fail: 0, info: 0, incomplete: 0 }));
-    if (type === 'invoke') counts.count++;
-    else if (type === 'ok') counts.ok++;
-    else if (type === 'fail') counts.fail++;
-    else if (type === 'info') counts.info++;
+    if (type === 'invoke') counts.count += times;
+    else if (type === 'ok') counts.ok += times;
+    else if (type === 'fail') counts.fail += times;
+    else if (type === 'info') counts.info += times;
   }
 
   counts(): Record<string, Counts> {

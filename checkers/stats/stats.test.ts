@@ -122,6 +122,12 @@ describe('counting a file', () => {
     expect(countFunctionOutcomesInFile(file)).toEqual(expected);
   });
 
+  it('skips blank and zero-filled lines and a torn last line, as the history reader does', () => {
+    const file = join(scratch, 'torn.jsonl');
+    writeFileSync(file, '{"process":0,"type":"invoke","f":"read","value":null,"time":1}\n\n\0\0\0\n{"process":0,"type":"ok","f":"read","value":3,"time":2}\n{"process":1,"type":"inv');
+    expect(countFunctionOutcomesInFile(file)).toEqual({ read: { count: 1, ok: 1, fail: 0, info: 0, incomplete: 0 } });
+  });
+
   it('rejects a malformed line as the history reader does', () => {
     const file = join(scratch, 'bad.jsonl');
     writeFileSync(file, '{"process":0,"type":"invoke","f":"read","value":null}\n{"process":0,"type":"okay","f":"read"}\n');

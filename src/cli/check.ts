@@ -12,7 +12,9 @@ import {
   type LinearizableResult,
 } from '../../checkers/linearizable/index.js';
 import { checkJsonlFileInParallel } from '../../checkers/linearizable/file.js';
-import type { Validity } from '../../checkers/types.js';
+import { mergeValidity, type Validity } from '../../checkers/types.js';
+import { countFunctionOutcomesInFile } from '../../checkers/stats/file.js';
+import { FunctionOutcomeCounter, judgeFunctionStats, statsRulesForModel, type StatsVerdict } from '../../checkers/stats/index.js';
 import { ExitCode, UserError } from '../errors.js';
 import { readHistoryFile, resolveHistoryFile } from '../history/read.js';
 import { RunFiles } from '../results.js';
@@ -152,7 +154,9 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
       const warnings = [...parallel.warnings];
       if (parallel.events === 0) warnings.push(`${resolved.file}: the history holds no operations`);
       for (const warning of warnings) process.stderr.write(`faultline: warning: ${warning}\n`);
-      return report(parallel.result, resolved.file, parallel.events, { initial, nilReadsAny }, options, { readMs: 0, checkMs: performance.now() - started, parallel: true });
+      // The stats rule can only lower a valid verdict, and the file was never held here: count it only then.
+      const judged = parallel.result.valid === true ? withStatsRule(parallel.result, countFunctionOutcomesInFile(resolved.file), model) : parallel.result;
+      return report(judged, resolved.file, parallel.events, { initial, nilReadsAny }, options, { readMs: 0, checkMs: performance.now() - started, parallel: true });
     }
   }
 
@@ -166,12 +170,24 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
   checkModelName(model);
 
   const checkStarted = performance.now();
-  const result = await checkLinearizable(read.history, {
+  const linearizable = await checkLinearizable(read.history, {
     model,
     ...checkOptions,
     ...(workers !== undefined ? { workers } : {}),
   });
+  const counter = new FunctionOutcomeCounter();
+  for (const op of read.history) counter.add(op.process, op.type, op.f);
+  const result = withStatsRule(linearizable, counter.counts(), model);
   return report(result, read.file, read.history.length, { initial, nilReadsAny }, options, { readMs, checkMs: performance.now() - checkStarted, parallel: false });
+}
+
+/** A linearizability result with Jepsen's stats rule applied: no ok op, or a function never ok, is not a pass. */
+export type JudgedResult = LinearizableResult & { stats?: StatsVerdict };
+
+/** Merges the stats rule into the verdict (false beats unknown beats true); the rule's reason goes with it. */
+export function withStatsRule(result: LinearizableResult, counts: Parameters<typeof judgeFunctionStats>[0], model: string): JudgedResult {
+  const stats = judgeFunctionStats(counts, statsRulesForModel(model));
+  return { ...result, valid: mergeValidity(result.valid, stats.valid), stats };
 }
 
 /** At least this many bytes of JSONL (about 240k ops): below, two threads each scanning the whole file and warming up their own JIT cost more than they save on a loaded 2-core machine. */
@@ -187,7 +203,7 @@ function fileBytes(file: string): number {
 
 /** Prints the result (text or JSON) and, for the benchmark, where the time went; returns the exit code. */
 function report(
-  result: LinearizableResult,
+  result: JudgedResult,
   file: string,
   events: number,
   settings: { initial: unknown; nilReadsAny: boolean | undefined },
@@ -261,7 +277,7 @@ function formatKey(keyResult: KeyResult): string[] {
 
 /** The text report: the verdict per key (or counts plus the keys that are not valid) and overall. */
 export function formatReport(
-  result: LinearizableResult,
+  result: JudgedResult,
   file: string,
   events: number,
   settings: { initial: unknown; nilReadsAny: boolean | undefined },
@@ -281,6 +297,7 @@ export function formatReport(
     lines.push(`keys: ${keys.length} (${valid} valid, ${invalid} invalid, ${unknown} unknown)`);
     for (const keyResult of keys) if (keyResult.valid !== true) lines.push(...formatKey(keyResult));
   }
+  if (result.stats?.reason) lines.push(`stats: ${verdictWord(result.stats.valid)}: ${result.stats.reason}`);
   lines.push(`overall: ${verdictWord(result.valid)}`);
   return `${lines.join('\n')}\n`;
 }
