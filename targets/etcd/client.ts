@@ -8,6 +8,7 @@ import type { Op } from '../../src/history/types.js';
 import type { WorkloadName } from '../../src/target.js';
 import type { TestContext } from '../../src/test-context.js';
 import { clientUrl } from './db.js';
+import { EtcdLockState, invokeCounter, invokeLock } from './workloads.js';
 
 export interface EtcdClientOptions {
   /** Reads with etcd's serializable (member-local, possibly stale) reads instead of linearizable ones. */
@@ -48,6 +49,8 @@ export class EtcdClient implements Client {
   private readonly workload: WorkloadName;
   private readonly options: EtcdClientOptions;
   private etcd: Etcd3 | undefined;
+  /** lock workload: the lease this client holds, if any (a fresh client, after an info, holds none). */
+  private readonly lockState = new EtcdLockState();
 
   constructor(workload: WorkloadName, options: EtcdClientOptions = {}) {
     this.workload = workload;
@@ -87,6 +90,8 @@ export class EtcdClient implements Client {
     try {
       if (this.workload === 'register') return await this.invokeRegister(etcd, op, completion);
       if (this.workload === 'set') return await this.invokeSet(etcd, op, completion);
+      if (this.workload === 'counter') return await invokeCounter(etcd, op, completion, () => this.deadline(), this.options.serializableReads ?? false);
+      if (this.workload === 'lock') return await invokeLock(etcd, op, this.lockState, completion, () => this.deadline());
       return completion('fail', op.value, `etcd client does not speak workload ${this.workload}`);
     } catch (error) {
       return completion(classifyError(op.f, error), op.value, errorText(error));
