@@ -49,7 +49,9 @@ export function k8sPaths(node: Node) {
   const dir = `${node.dir}/k8s`;
   return {
     dir,
-    bin: `${dir}/bin`,
+    // Beside the node's directory, not in it: that is a size-limited tmpfs on docker and ssh nodes, which the
+    // binaries (about 130 MiB) would fill before etcd's write-ahead log.
+    bin: `${node.dir.replace(/\/+$/, '').replace(/\/[^/]*$/, '') || ''}/k8s-bin-${node.name}`,
     pki: `${dir}/pki`,
     etcdData: `${dir}/etcd-data`,
     etcdLog: `${dir}/etcd.log`,
