@@ -17,6 +17,7 @@ import type { Target } from '../target.js';
 import type { TestContext } from '../test-context.js';
 import { loadTarget } from '../targets.js';
 import { mergeValidity, type CheckResult, type Validity } from '../../checkers/types.js';
+import { clientWorkersChecker } from '../../checkers/stats/index.js';
 import type { NemesisPackage } from '../../nemeses/types.js';
 import { loadWorkload, type WorkloadInstance } from '../../workloads/index.js';
 import {
@@ -277,6 +278,8 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
 
   /** Faults still in force after their final heal op and the nemesis teardown both failed, with why. */
   const unhealedFaults: Array<{ fault: string; error: string }> = [];
+  /** Client threads that ended with an error (see clientWorkersChecker). */
+  const deadClientWorkers: string[] = [];
   const healAll = async () => {
     if (!nemesis || !db || !nemesisSetUp) return;
     const healEnvironment = { ...environment({ next: () => ({ type: 'done' }) }), signal: new AbortController().signal };
@@ -376,6 +379,10 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     if (nemesis) workers.push(runNemesisWorker(mainEnvironment, nemesis, liveDb, active, healOpFor, limits.nemesisOpTimeoutMs));
     const settled = await Promise.allSettled(workers);
     for (const result of settled) if (result.status === 'rejected') errors.push(`worker: ${errorText(result.reason)}`);
+    // The first `concurrency` workers are the client threads: one that died left its ops out of the history.
+    settled.slice(0, spec.concurrency).forEach((result, thread) => {
+      if (result.status === 'rejected') deadClientWorkers.push(`thread ${thread} on ${nodes[thread % nodes.length].name}: ${errorText(result.reason)}`);
+    });
 
     phase = 'heal';
     await healAll();
@@ -444,6 +451,11 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     // becomes unknown. A violation found stays a violation.
     checked.checkers.faults = { valid: 'unknown', unhealed: unhealedFaults, reason: 'a fault could not be healed; see errors' };
     checked.valid = mergeValidity(checked.valid, 'unknown');
+  }
+  if (checked && deadClientWorkers.length > 0) {
+    const verdict = await clientWorkersChecker(deadClientWorkers).check({}, recorder.history);
+    checked.checkers['client-workers'] = verdict;
+    checked.valid = mergeValidity(checked.valid, verdict.valid);
   }
   const valid: Validity = checked?.valid ?? 'unknown';
   const results: RunResults = {
