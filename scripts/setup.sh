@@ -31,6 +31,9 @@ if [ "$mode" = --test ]; then
   command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v sudo >/dev/null 2>&1 || need+=(sudo)
   command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+  # The postgres target's tests: Debian's server binaries (run as the postgres user the package creates) and setpriv.
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+  command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
