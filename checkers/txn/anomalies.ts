@@ -7,6 +7,7 @@ export type PlainAnomalyType =
   | 'G1b' // intermediate read: a read saw a value its writer later overwrote within the same transaction
   | 'dirty-update' // a failed transaction's append sits in the version order before committed ones
   | 'internal' // a transaction's read disagrees with its own earlier reads and writes
+  | 'future-read' // a transaction's read saw a value it only wrote later
   | 'garbage-read' // a read saw a value nobody wrote
   | 'duplicate-elements' // one append seen twice in a list
   | 'incompatible-order' // two reads of a list neither of which is a prefix of the other
@@ -36,7 +37,7 @@ export type ConsistencyModel = (typeof consistencyModels)[number];
 const alwaysForbidden: AnomalyType[] = ['garbage-read', 'duplicate-elements', 'incompatible-order'];
 const readCommitted: AnomalyType[] = [...alwaysForbidden, 'G0', 'G1a', 'G1b', 'G1c', 'dirty-update'];
 /** Snapshot isolation forbids every cycle without two adjacent rw edges (Cerone and Gotsman; Elle's G-nonadjacent). */
-const snapshotIsolation: AnomalyType[] = [...readCommitted, 'internal', 'lost-update', 'G-single', 'G-nonadjacent'];
+const snapshotIsolation: AnomalyType[] = [...readCommitted, 'internal', 'future-read', 'lost-update', 'G-single', 'G-nonadjacent'];
 const serializable: AnomalyType[] = [...snapshotIsolation, 'G2-item'];
 const withSuffix = (types: readonly CycleBaseType[], suffix: 'process' | 'realtime'): AnomalyType[] =>
   types.map((type) => `${type}-${suffix}` as CycleType);

@@ -10,9 +10,16 @@ interface KeyState {
   writers: Map<unknown, number>;
   /** Values a transaction appended and then followed with another append of its own to this key. */
   intermediate: Set<unknown> | null;
+  /** For a transaction that appended several values to this key: each value's place among them (0, 1, ...). */
+  ordinal: Map<unknown, number> | null;
   longest: readonly unknown[];
   longestReader: number;
+  /** Committed transactions whose appends to this key no read shows: they come after the longest read, in some order. */
+  after: number[] | null;
 }
+
+/** Past this many, unread committed appenders of one key get no rw edges from full reads (a quadratic case). */
+const unreadAppendersMax = 64;
 
 const emptyList: readonly unknown[] = [];
 
@@ -34,7 +41,7 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
   const stateOf = (key: unknown): KeyState => {
     let state = states.get(key);
     if (!state) {
-      state = { id: keys.length, writers: new Map(), intermediate: null, longest: emptyList, longestReader: -1 };
+      state = { id: keys.length, writers: new Map(), intermediate: null, ordinal: null, longest: emptyList, longestReader: -1, after: null };
       states.set(key, state);
       keys.push(key);
     }
@@ -60,6 +67,11 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
           continue;
         }
         state.writers.set(value, txn);
+        let ordinal = 0;
+        for (let earlier = 0; earlier < position; earlier++) {
+          if (micros[earlier][0] === 'append' && micros[earlier][1] === micro[1]) ordinal++;
+        }
+        if (ordinal > 0) (state.ordinal ??= new Map()).set(value, ordinal);
         for (let later = position + 1; later < micros.length; later++) {
           if (micros[later][0] === 'append' && micros[later][1] === micro[1]) {
             (state.intermediate ??= new Set()).add(value);
@@ -81,12 +93,18 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
   const usable = (writer: number | undefined): writer is number => writer !== undefined && outcome[writer] !== Outcome.fail;
 
   // Pass 2a: each key's version order, from its longest read.
+  /** Info transactions some read shows: they committed. */
+  const observed = new Uint8Array(count);
+  const inLongest = new Map<KeyState, Set<unknown>>();
   for (const [key, state] of states) {
     const list = state.longest;
     if (list.length === 0) continue;
     const seen = new Set<unknown>();
+    inLongest.set(state, seen);
     let failedAt = -1;
     let previousWriter = -1;
+    /** How many of each multi-append writer's values the scan has passed: they must come in its own order. */
+    const passed = state.ordinal ? new Map<number, number>() : null;
     for (let position = 0; position < list.length; position++) {
       const value = list[position];
       if (seen.has(value)) {
@@ -121,8 +139,37 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
           explanation: `${show(value)} was appended to key ${show(key)} on top of ${show(failedValue)}, whose transaction failed`,
         }));
       }
+      observed[writer] = 1;
+      if (passed) {
+        const ordinal = state.ordinal?.get(value) ?? 0;
+        const expected = passed.get(writer) ?? 0;
+        if (ordinal !== expected) {
+          log.add('incompatible-order', () => ({
+            type: 'incompatible-order', txn: state.longestReader, writer, key, value, read: list,
+            explanation: `key ${show(key)} was read as ${show(list)}: ${show(value)} does not follow its transaction's earlier appends to the key in its own order`,
+          }));
+        }
+        passed.set(writer, Math.max(expected, ordinal + 1));
+      }
       if (previousWriter >= 0 && previousWriter !== writer) edges.add(previousWriter, writer, EdgeKind.ww, state.id, value);
       previousWriter = writer;
+    }
+  }
+
+  // Pass 2a': a committed append no read shows still comes after every version the longest read holds.
+  const notes: string[] = [];
+  for (const state of states.values()) {
+    const seen = inLongest.get(state);
+    const lastWriter = state.longest.length > 0 ? state.writers.get(state.longest[state.longest.length - 1]) : undefined;
+    for (const [value, writer] of state.writers) {
+      if (seen?.has(value) || !(outcome[writer] === Outcome.ok || observed[writer] === 1)) continue;
+      if (usable(lastWriter) && lastWriter !== writer) edges.add(lastWriter, writer, EdgeKind.ww, state.id, value);
+      const after = (state.after ??= []);
+      if (after[after.length - 1] !== writer) after.push(writer);
+    }
+    if (state.after && state.after.length > unreadAppendersMax) {
+      notes.push(`key ${show(keys[state.id])}: ${state.after.length} committed transactions appended values no read shows; their rw edges were left out`);
+      state.after = null;
     }
   }
 
@@ -168,18 +215,22 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
       }
       if (compatible) {
         // The next committed version after what was read (skipping garbage and aborted elements).
-        for (let position = list.length; position < longest.length; position++) {
+        let found = false;
+        for (let position = list.length; position < longest.length && !found; position++) {
           const next = longest[position];
           const writer = state.writers.get(next);
           if (!usable(writer)) continue;
           if (writer !== txn) edges.add(txn, writer, EdgeKind.rw, state.id, next);
-          break;
+          found = true;
+        }
+        // Read everything any read shows: each unread committed append overwrote what this one saw.
+        if (!found && state.after) {
+          for (const writer of state.after) if (writer !== txn) edges.add(txn, writer, EdgeKind.rw, state.id, firstAppend(ops[writer], micro[1]));
         }
       }
     }
   }
 
-  const notes: string[] = [];
   return {
     edges,
     keys,
@@ -188,15 +239,22 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
     explain(kind, from, to, keyId, value, name) {
       const key = show(keys[keyId]);
       const state = states.get(keys[keyId]) as KeyState;
+      const position = state.longest.indexOf(value);
       if (kind === EdgeKind.ww) {
-        const position = state.longest.indexOf(value);
+        if (position < 0) return `${name(to)} appended ${show(value)} to key ${key}, which no read shows, so after every version read, ${name(from)}'s last among them`;
         const before = position > 0 ? show(state.longest[position - 1]) : '?';
         return `${name(from)} appended ${before} to key ${key}; ${name(to)} appended ${show(value)} right after it`;
       }
       if (kind === EdgeKind.wr) return `${name(to)} read key ${key} ending in ${show(value)}, which ${name(from)} appended`;
+      if (position < 0) return `${name(from)} read key ${key} without ${show(value)}, which ${name(to)} appended after every version read`;
       return `${name(from)} read key ${key} without ${show(value)}, which ${name(to)} appended next`;
     },
   };
+}
+
+function firstAppend(micros: readonly MicroOp[], key: unknown): unknown {
+  for (const micro of micros) if (micro[0] === 'append' && micro[1] === key) return micro[2];
+  return null;
 }
 
 /** An incompatible read is not covered by the checks of the longest read: look at its elements too. */
@@ -231,7 +289,8 @@ function checkOwnList(txn: number, key: unknown, list: readonly unknown[], state
  */
 function checkInternal(txn: number, micros: readonly MicroOp[], transactions: Transactions, log: PlainLog): void {
   const known = new Map<unknown, { list: unknown[] | null; suffix: unknown[] }>();
-  for (const micro of micros) {
+  for (let position = 0; position < micros.length; position++) {
+    const micro = micros[position];
     const key = micro[1];
     let state = known.get(key);
     if (micro[0] === 'append') {
@@ -242,6 +301,15 @@ function checkInternal(txn: number, micros: readonly MicroOp[], transactions: Tr
     }
     if (micro[0] !== 'r') continue;
     const list = readList(micro, transactions, txn);
+    for (let later = position + 1; later < micros.length; later++) {
+      const future = micros[later];
+      if (future[0] === 'append' && future[1] === key && list.includes(future[2])) {
+        log.add('future-read', () => ({
+          type: 'future-read', txn, key, value: future[2], read: list,
+          explanation: `the transaction read key ${show(key)} as ${show(list)}, holding ${show(future[2])} which it appended only afterwards`,
+        }));
+      }
+    }
     if (state) {
       let expected: unknown;
       let consistent: boolean;

@@ -74,6 +74,15 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
             explanation: `the transaction read key ${show(key)} as ${show(read)} after its own reads and writes implied ${show(expected)}`,
           }));
         }
+        for (let later = position + 1; later < micros.length; later++) {
+          const future = micros[later];
+          if (future[0] !== 'r' && future[1] === key && future[2] === read) {
+            log.add('future-read', () => ({
+              type: 'future-read', txn, key, value: read,
+              explanation: `the transaction read key ${show(key)} as ${show(read)}, which it wrote only afterwards`,
+            }));
+          }
+        }
         if (!view.hasWrite && !view.hasExternalRead) {
           view.externalRead = read;
           view.hasExternalRead = true;
