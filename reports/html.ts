@@ -49,6 +49,8 @@ const counterexamplesDrawn = 5;
 const faultEventRows = 500;
 const elementListLimit = 2000;
 const rawJsonCharacters = 60_000;
+/** Names shown for the set checker's element lists whose field name is not plain words. */
+const elementListLabels: Record<string, string> = { failedButRead: 'added as fail, yet read' };
 
 /** Keys and indexes the report needs whole from the history, so a loader can keep only those ops. */
 export function neededFromHistory(results: ReportResults): { watchKeys: Set<string>; keepIndexes: Set<number> } {
@@ -68,6 +70,29 @@ function verdictWord(valid: Validity | undefined): string {
 function verdictBadge(valid: Validity | undefined): string {
   const word = verdictWord(valid);
   return `<span class="verdict verdict-${word}" data-verdict="${word}">${word}</span>`;
+}
+
+/**
+ * Why the verdict is what it is: one line per checker whose verdict is the overall one (its reason, error, or
+ * first such key's reason), or the run's errors when no checker ran. Empty for a valid run.
+ */
+export function verdictReasons(results: ReportResults): string[] {
+  if (results.valid === true) return [];
+  const lines: string[] = [];
+  for (const [name, result] of Object.entries(results.checkers)) {
+    if (!result || result.valid !== results.valid) continue;
+    let why = typeof result.reason === 'string' ? result.reason : typeof result.error === 'string' ? result.error : undefined;
+    if (why === undefined && Array.isArray(result.keys)) {
+      const keys = (result.keys as Array<Record<string, unknown>>).filter((key) => key && key.valid === results.valid);
+      const keyReason = keys.find((key) => typeof key.reason === 'string')?.reason as string | undefined;
+      why = `${keys.length} key${keys.length === 1 ? '' : 's'} ${verdictWord(results.valid)}${keyReason ? ` (${keyReason})` : ''}`;
+    }
+    lines.push(`${name}: ${why ?? verdictWord(result.valid)}`);
+  }
+  if (lines.length === 0 && Array.isArray(results.errors)) {
+    for (const error of results.errors.slice(0, 3)) lines.push(`not checked: ${displayText(error)}`);
+  }
+  return lines;
 }
 
 /** argv as a shell command a person can paste: words quoted only when they need it. */
@@ -108,25 +133,31 @@ function checkerSummary(name: string, result: Record<string, unknown>): string {
     notes.push(`${keys.length} key${keys.length === 1 ? '' : 's'}${invalid ? `, ${invalid} invalid` : ''}${unknown ? `, ${unknown} unknown` : ''}`);
   }
   if (typeof result.model === 'string') notes.push(`model ${result.model}`);
-  for (const field of ['lost', 'unexpected', 'recovered', 'duplicated']) {
+  for (const field of ['lost', 'unexpected', 'recovered', 'duplicated', 'failedButRead']) {
     const value = result[field];
     const count = typeof result[`${field}Count`] === 'number' ? (result[`${field}Count`] as number) : Array.isArray(value) ? value.length : undefined;
-    if (count !== undefined) notes.push(`${count} ${field}`);
+    if (count !== undefined) notes.push(`${count} ${elementListLabels[field] ?? field}`);
   }
   for (const field of ['error', 'reason']) if (typeof result[field] === 'string') notes.push(result[field] as string);
   return `<tr class="checker-row" data-checker="${escapeHtml(name)}"><td>${escapeHtml(name)}</td><td>${verdictBadge(result.valid as Validity)}</td><td>${escapeHtml(truncateText(notes.join('; '), 400))}</td></tr>`;
 }
 
+function verdictReasonList(results: ReportResults): string {
+  const reasons = verdictReasons(results);
+  if (reasons.length === 0) return '';
+  return `<ul class="verdict-reasons">${reasons.slice(0, 20).map((reason) => `<li>${escapeHtml(truncateText(reason, 600))}</li>`).join('')}</ul>`;
+}
+
 function elementLists(name: string, result: Record<string, unknown>): string {
   const sections: string[] = [];
-  for (const field of ['lost', 'unexpected', 'recovered', 'duplicated']) {
+  for (const field of ['lost', 'unexpected', 'recovered', 'duplicated', 'failedButRead']) {
     const value = result[field];
     if (!Array.isArray(value)) continue;
     // The checker may list only the first elements; its count is the whole truth.
     const total = typeof result[`${field}Count`] === 'number' ? (result[`${field}Count`] as number) : value.length;
     const shown = value.slice(0, elementListLimit);
     sections.push(
-      `<div class="elements elements-${field}" data-count="${total}"><h4>${escapeHtml(field)}: ${total}</h4>${total === 0 ? '<p class="muted">none</p>' : `<p class="element-list">${shown.map((element) => `<code>${escapeHtml(displayText(element))}</code>`).join(' ')}${total > shown.length ? ` <span class="muted">… and ${total - shown.length} more</span>` : ''}</p>`}</div>`,
+      `<div class="elements elements-${field}" data-count="${total}"><h4>${escapeHtml(elementListLabels[field] ?? field)}: ${total}</h4>${total === 0 ? '<p class="muted">none</p>' : `<p class="element-list">${shown.map((element) => `<code>${escapeHtml(displayText(element))}</code>`).join(' ')}${total > shown.length ? ` <span class="muted">… and ${total - shown.length} more</span>` : ''}</p>`}</div>`,
     );
   }
   const byNode = result.lostByNode;
@@ -161,6 +192,7 @@ h1{font-size:1.5rem;margin:.2em 0}h2{font-size:1.2rem;border-bottom:1px solid #d
 .verdict{display:inline-block;padding:1px 10px;border-radius:10px;font-weight:600;color:#fff}
 .verdict-valid{background:var(--ok)}.verdict-invalid{background:var(--fail)}.verdict-unknown{background:#8a6d00}
 .banner{padding:14px 18px;border-radius:8px;margin:12px 0;font-size:1.2rem;font-weight:600;border:2px solid}
+.verdict-reasons{margin:6px 0 0;padding-left:22px;font-size:.95rem;font-weight:400}
 .banner-valid{background:#e9f7ec;border-color:var(--ok)}.banner-invalid{background:#fdecec;border-color:var(--fail)}.banner-unknown{background:#fff6dd;border-color:#c59d00}
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e3e7eb;vertical-align:top}th{background:#eef1f4}
 td.number,th.number{text-align:right;font-variant-numeric:tabular-nums}
@@ -211,7 +243,7 @@ export function buildReportHtml(input: ReportInput): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escapeHtml(`${input.title}: ${verdict}`)}</title><style>${styles}</style></head><body>`,
     `<header><h1>${escapeHtml(input.title)}</h1><div class="source">${escapeHtml(input.source)}</div>`,
-    `<div class="banner banner-${verdict}" id="verdict" data-verdict="${verdict}">Verdict: ${verdictBadge(results.valid)}</div></header>`,
+    `<div class="banner banner-${verdict}" id="verdict" data-verdict="${verdict}">Verdict: ${verdictBadge(results.valid)}${verdictReasonList(results)}</div></header>`,
   );
 
   // Verdict per checker.

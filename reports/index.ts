@@ -8,7 +8,8 @@ import { readJsonlHistoryFile } from '../src/history/jsonl.js';
 import { readHistoryFile } from '../src/history/read.js';
 import { checkLinearizable, modelNames } from '../checkers/linearizable/index.js';
 import { RunFiles } from '../src/results.js';
-import type { CheckResult, Validity } from '../checkers/types.js';
+import { mergeValidity, type CheckResult, type Validity } from '../checkers/types.js';
+import { statsChecker, statsRulesForModel } from '../checkers/stats/index.js';
 import { relativeHref } from './escape.js';
 import { buildReportHtml, neededFromHistory, type NodeLog, type ReportInput, type ReportResults } from './html.js';
 import { summarizeHistory, type HistorySummary } from './summary.js';
@@ -208,8 +209,10 @@ export async function checkHistory(history: History, options: CheckOptions): Pro
   } catch (error) {
     result = { valid: 'unknown', error: error instanceof Error ? error.message : String(error) };
   }
-  const valid: Validity = result.valid;
-  return { results: { valid, checkers: { linearizable: result } }, checkedWith };
+  // The stats rule, as `faultline check` applies it: an empty or all-fail history is not a pass.
+  const stats = await statsChecker(statsRulesForModel(model)).check({}, history);
+  const valid: Validity = mergeValidity(result.valid, stats.valid);
+  return { results: { valid, checkers: { linearizable: result, stats } }, checkedWith };
 }
 
 /**
