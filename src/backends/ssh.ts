@@ -4,7 +4,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
+import { chainName } from '../../nemeses/common.js';
 import { UserError } from '../errors.js';
+import type { TestContext } from '../test-context.js';
 import type { Backend, DaemonOptions, ExecOptions, ExecResult, Node } from './types.js';
 import { parseKnownHosts, type KnownHostEntry } from './ssh/known-hosts.js';
 import {
@@ -115,22 +117,27 @@ export class SshBackend implements Backend {
    * Kills what earlier runs left on these machines and deletes their marked directories: only run `runId`
    * when given, else every faultline run. Connects to every listed host; creates nothing.
    */
-  async cleanupLeftovers(runId?: string): Promise<{ cleaned: string[]; errors: string[] }> {
+  async cleanupLeftovers(runId?: string): Promise<SshCleanupReport> {
     if (runId !== undefined) validateSshRunId(runId);
     const cleaned: string[] = [];
+    const chains: string[] = [];
     const errors: string[] = [];
     try {
       let states: NodeState[];
       try {
         states = await this.connect(this.options.hosts.length);
       } catch (error) {
-        return { cleaned, errors: [errorMessage(error)] };
+        return { cleaned, chains, errors: [errorMessage(error)] };
       }
       await Promise.all(
         states.map(async (state) => {
           try {
-            await this.runCleanupScript(state, runId ?? '');
+            const result = await this.runCleanupScript(state, runId ?? '');
             cleaned.push(state.endpoint.host);
+            for (const line of result.stdout.split('\n')) {
+              const chain = /^removed chain (\S+)$/.exec(line.trim())?.[1];
+              if (chain) chains.push(`iptables chain ${chain} and its jumps on ${state.endpoint.host}`);
+            }
           } catch (error) {
             errors.push(`${state.endpoint.host}: ${errorMessage(error)}`);
           }
@@ -140,7 +147,7 @@ export class SshBackend implements Backend {
       for (const state of this.nodes.values()) state.pool.close();
       this.nodes.clear();
     }
-    return { cleaned, errors };
+    return { cleaned, chains, errors };
   }
 
   /** Builds each node's connection pool, connects, and decides whether it needs sudo. */
@@ -271,9 +278,11 @@ export class SshBackend implements Backend {
   }
 
   private runCleanupScript(state: NodeState, runId: string): Promise<ExecResult> {
-    return this.execRaw(state, ['sh', '-c', CLEANUP_SCRIPT, 'faultline-cleanup', runId, this.remoteRoot, RUN_MARKER_FILE, RUN_ENVIRONMENT_NAME], {
-      timeoutMs: 60_000,
-    });
+    return this.execRaw(
+      state,
+      ['sh', '-c', CLEANUP_SCRIPT, 'faultline-cleanup', runId, this.remoteRoot, RUN_MARKER_FILE, RUN_ENVIRONMENT_NAME, ...(runId === '' ? [] : runChains(runId))],
+      { timeoutMs: 60_000 },
+    );
   }
 
   async exec(node: Node, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -504,24 +513,47 @@ export function createSshBackendFromOptions(options: Record<string, unknown>): S
  * only that run; without, every faultline run on those machines. Cleanup needs the host list because no
  * state on this machine records which remote machines a run used.
  */
-export async function cleanupSshLeftovers(
-  options: Omit<SshBackendOptions, 'runId'> & { runId?: string },
-): Promise<{ cleaned: string[]; errors: string[] }> {
+export async function cleanupSshLeftovers(options: Omit<SshBackendOptions, 'runId'> & { runId?: string }): Promise<SshCleanupReport> {
   // One backend per host, so an unreachable machine does not stop the others' cleanup. The backend's own
   // run id only names staging files; what is cleaned is options.runId's run (or every run).
   const reports = await Promise.all(
     options.hosts.map((host) => new SshBackend({ ...options, hosts: [host], runId: 'cleanup' }).cleanupLeftovers(options.runId)),
   );
-  return { cleaned: reports.flatMap((report) => report.cleaned), errors: reports.flatMap((report) => report.errors) };
+  return {
+    cleaned: reports.flatMap((report) => report.cleaned),
+    chains: reports.flatMap((report) => report.chains),
+    errors: reports.flatMap((report) => report.errors),
+  };
+}
+
+/** What a cleanup did: the hosts it cleaned, the iptables chains it removed (with where), what failed. */
+export interface SshCleanupReport {
+  cleaned: string[];
+  chains: string[];
+  errors: string[];
+}
+
+/**
+ * The iptables chains the partition and packet nemeses create for a run on each node (named by
+ * nemeses/common.ts's chainName, from the run id alone), with jumps to them from INPUT (and OUTPUT).
+ * A killed controller never healed them: on a real host they outlive the run until cleanup removes them.
+ */
+export function runChains(runId: string): string[] {
+  // chainName reads only the run id of the context it is given.
+  const context = { runId } as Pick<TestContext, 'runId'> as TestContext;
+  return [chainName(context, 'PART'), chainName(context, 'LOSS')];
 }
 
 /**
  * Shell script run on a node by teardown and cleanup. Arguments: run id ('' for every run), remote root,
- * marker file name, run variable name. Kills each process whose environment carries the run variable (its
- * whole process group: the daemon was started as a session leader), then deletes the marked run directories.
+ * marker file name, run variable name, then the run's iptables chains (none for every run: then every chain
+ * named as the nemeses name theirs). Kills each process whose environment carries the run variable (its
+ * whole process group: the daemon was started as a session leader), deletes the marked run directories,
+ * and removes the chains with every rule jumping to them, printing `removed chain NAME` for each.
  */
 const CLEANUP_SCRIPT = [
   'run=$1; root=$2; marker=$3; variable=$4; self=$$',
+  'shift 4; chains="$*"',
   'for environ in /proc/[0-9]*/environ; do',
   '  pid=${environ#/proc/}; pid=${pid%/environ}',
   '  [ "$pid" = "$self" ] && continue',
@@ -542,6 +574,21 @@ const CLEANUP_SCRIPT = [
   '  for dir in "$root"/*/; do [ -e "$dir$marker" ] && remove_run "${dir%/}"; done',
   'fi',
   'rm -rf /tmp/faultline-ssh-"$run"* 2>/dev/null',
+  // Jumps first (a chain still referenced cannot be deleted); each rule is removed by its own -S spelling.
+  // Bounded: at most 20 jumps per chain, 100 chains.
+  'if command -v iptables >/dev/null 2>&1; then',
+  '  if [ -z "$run" ]; then',
+  '    chains=$(iptables -w 5 -S 2>/dev/null | awk \'$1 == "-N" && $2 ~ /^FL-(PART|LOSS)-[0-9a-f]+$/ { print $2 }\' | head -n 100)',
+  '  fi',
+  '  for chain in $chains; do',
+  '    iptables -w 5 -S "$chain" >/dev/null 2>&1 || continue',
+  '    iptables -w 5 -S 2>/dev/null | grep -E -- "^-A [A-Za-z0-9_-]+ (.* )?-j $chain( |\\$)" | head -n 20 | while read -r rule; do',
+  '      set -f; iptables -w 5 -D ${rule#-A } 2>/dev/null; set +f',
+  '    done',
+  '    iptables -w 5 -F "$chain" 2>/dev/null',
+  '    iptables -w 5 -X "$chain" 2>/dev/null && echo "removed chain $chain"',
+  '  done',
+  'fi',
   'true',
 ].join('\n');
 

@@ -1,5 +1,6 @@
 // `faultline cleanup`: removes what killed runs left behind (namespaces, bridges, rules, mounts, processes,
-// containers), on this host by default, or with `--backend ssh --nodes h1,h2` on the remote machines.
+// containers), on this host by default, or with `--backend ssh --nodes h1,h2` on the remote machines
+// (processes, run directories, iptables chains and jumps).
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { cleanupLocalLeftovers, type CleanupReport } from '../backends/local.js';
@@ -24,7 +25,10 @@ const dockerCleaner: Cleaner = {
   run: async (options) => (await import('../backends/docker.js')).cleanupDockerLeftovers({ dryRun: options.dryRun, runId: options.runId }),
 };
 
-/** The ssh cleaner for the hosts and ssh flags given: it connects to every host and runs the backend's cleanup script. */
+/**
+ * The ssh cleaner for the hosts and ssh flags given: it connects to every host and runs the backend's cleanup
+ * script (processes, run directories, and the run's iptables chains with their jumps from INPUT/OUTPUT).
+ */
 function sshCleaner(flags: CleanupFlags): Cleaner {
   return {
     name: 'ssh',
@@ -34,7 +38,7 @@ function sshCleaner(flags: CleanupFlags): Cleaner {
       const { runId: _placeholder, ...sshOptions } = ssh.sshOptionsFromRecord({ ...sshOptionsIn(flags), hosts: flags.nodes }, { runId: 'cleanup' }, 'flags');
       const report = await ssh.cleanupSshLeftovers({ ...sshOptions, ...(options.runId !== undefined ? { runId: options.runId } : {}) });
       const what = options.runId === undefined ? 'every faultline run directory and process' : `run ${options.runId}`;
-      return { removed: report.cleaned.map((host) => `${what} on ${host}`), skipped: [], errors: report.errors };
+      return { removed: [...report.cleaned.map((host) => `${what} on ${host}`), ...report.chains], skipped: [], errors: report.errors };
     },
   };
 }
