@@ -156,14 +156,17 @@ export class PostgresClient implements Client {
       return completion('ok', await Promise.race([attempt, timeout]));
     } catch (error) {
       const state = (error as { code?: unknown }).code;
-      if (!(error instanceof TimeoutError) && typeof state === 'string' && /^[0-9A-Z]{5}$/.test(state)) {
-        // The server answered with an error: the transaction is aborted (at COMMIT too), so it did not happen.
+      // The server answered with an error: before COMMIT, the transaction is aborted. At COMMIT, only a rollback
+      // (class 40: serialization failure, deadlock) says so for certain; a server going down (57P01 and the like)
+      // may answer COMMIT with an error after the commit record was written, so that one stays open.
+      const answered = !(error instanceof TimeoutError) && typeof state === 'string' && /^[0-9A-Z]{5}$/.test(state);
+      if (answered && (!committing || readOnly || state.startsWith('40'))) {
         await connection.query('ROLLBACK').catch(() => this.drop());
         const message = (error as Error).message;
         return completion('fail', op.value, retryableStates[state] ? `${retryableStates[state]} (${state}): ${message}` : `${state}: ${message}`);
       }
-      // Timed out or the connection broke: PostgreSQL aborts an open transaction whose client is gone, so only a
-      // COMMIT already sent may have taken effect.
+      // Timed out, the connection broke, or an error at COMMIT that is not a rollback: PostgreSQL aborts an open
+      // transaction whose client is gone, so only a COMMIT already sent may have taken effect.
       this.drop();
       const message = error instanceof Error ? error.message : String(error);
       return completion(committing && !readOnly ? 'info' : 'fail', op.value, committing ? `during commit: ${message}` : message);
