@@ -20,7 +20,7 @@ import {
 export const serializableReadTargets: readonly string[] = ['etcd'];
 
 /** raftkv's bug switches (issue 3); a spec naming another is refused before any node starts. */
-export const raftkvBugs = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read', 'split-txn'] as const;
+export const raftkvBugs = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read', 'split-txn', 'lock-wall-clock'] as const;
 
 /** A value before validation, with where it came from (a file and line, or a flag) for messages. */
 interface RawValue {

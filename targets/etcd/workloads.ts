@@ -96,7 +96,8 @@ export async function invokeLock(etcd: Etcd3, op: Op, state: EtcdLockState, comp
   const session = state.current(invokedAtMs);
   switch (op.f) {
     case 'acquire': {
-      if (session) return completion('fail', op.value, 'already holding this lock');
+      // A client that acquires again walks away from any lease it still had: it runs out on its own.
+      state.session = null;
       const ttlMs = Number((op.value as { ttlMs?: unknown } | null)?.ttlMs ?? 3000);
       // etcd leases are whole seconds; rounding down keeps the holder's bound no longer than etcd's lease.
       const ttlSeconds = Math.max(1, Math.floor(ttlMs / 1000));

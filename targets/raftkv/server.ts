@@ -6,11 +6,11 @@ import { RaftNode, type Entry, type Message, type Ready, type Role } from './raf
 import { KeyValueStateMachine, validateCommand, type Command, type CommandResult, type JsonValue, type StateMachineImage } from './state-machine.js';
 import { PeerTransport } from './transport.js';
 import { proposeSplitTransaction } from './txn.js';
-import { extensionRoutes, lockStateKey } from './commands/index.js';
+import { extensionRoutes, lockStateKey, stampWallClock } from './commands/index.js';
 import { LeaseKeeper } from './commands/lease-keeper.js';
 import { recover, StorageCorruptionError, WriteAheadLog, type Recovery } from './wal.js';
 
-export const bugSwitches = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read', 'split-txn'] as const;
+export const bugSwitches = ['stale-read', 'lazy-fsync', 'forget-vote', 'lease-read', 'split-txn', 'lock-wall-clock'] as const;
 export type BugSwitch = (typeof bugSwitches)[number];
 
 export interface ServerOptions {
@@ -37,7 +37,7 @@ export interface ServerOptions {
 }
 
 export const serverUsage =
-  'usage: server.js --id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data DIR [--bug stale-read|lazy-fsync|forget-vote|lease-read|split-txn] ' +
+  'usage: server.js --id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data DIR [--bug stale-read|lazy-fsync|forget-vote|lease-read|split-txn|lock-wall-clock] ' +
   '[--tick-ms 50] [--election-ticks 20] [--heartbeat-ticks 2] [--snapshot-threshold 10000] [--request-timeout-ms 5000] [--peer-delay-ms 0] [--pre-vote on|off]';
 
 function parseAddress(text: string, what: string): { host: string; port: number } {
@@ -509,6 +509,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     // The split-txn bug: the leader proposes a transaction's micro-ops one by one (targets/raftkv/txn.ts).
     if (command?.op === 'txn' && options.bug === 'split-txn') return reply(response, await proposeSplitTransaction(command, propose));
+    // The lock-wall-clock bug: the leader stamps lock commands with its (skewable) wall clock (commands/index.ts).
+    if (command && options.bug === 'lock-wall-clock') stampWallClock(command, Date.now());
     reply(response, readKey !== null ? await linearizableRead(readKey) : await propose(command!));
   }
 

@@ -11,8 +11,9 @@ import type { Workload, WorkloadInstance } from '../types.js';
 /** Lease length: etcd counts leases in whole seconds and refuses ones shorter than 1.5 election timeouts. */
 export const lockTtlMsDefault = 3000;
 
-/** What each client thread does, over and over: take the lock, use it, keep it alive, use it, let it go. */
-const cycle = ['acquire', 'write', 'write', 'renew', 'write', 'write', 'release'] as const;
+/** Bounds on one holding's plan: writes while holding, a renew after every few writes. */
+const writesPerHoldingMax = 8;
+const writesBetweenRenews = 3;
 
 /**
  * Ops (op.key is the lock's name; each lock fences its own resource):
@@ -21,18 +22,32 @@ const cycle = ['acquire', 'write', 'write', 'renew', 'write', 'write', 'release'
  * - write {value: {value: unique}} -> ok {value: {token, value}}, fail when the resource refused the token;
  * - read {value: null} -> ok {value: [[token, value], ...]}: the resource's accepted writes in order.
  * A client that does not hold the lock answers renew, release and write with fail at once (nothing sent).
+ *
+ * Each thread plans one holding at a time, drawn from its own seeded stream: an acquire after a random pause
+ * (so contenders do not fall into lockstep), 1 to 8 fenced writes with a renew after every 3, then a release,
+ * or in one plan out of four no release at all: the client walks away and the lease must run out on its own.
  */
 export function lockGenerator(options: { locks: number; ttlMs: number }): Generator {
-  const positions = new Map<number | string, number>();
+  const plans = new Map<number | string, Array<{ f: string; value: unknown; delayNs: number }>>();
   let nextWrite = 0;
   return {
     next(context) {
-      const position = positions.get(context.thread) ?? 0;
-      positions.set(context.thread, (position + 1) % cycle.length);
+      let plan = plans.get(context.thread);
+      if (!plan || plan.length === 0) {
+        plan = [{ f: 'acquire', value: { ttlMs: options.ttlMs }, delayNs: context.random.int(options.ttlMs / 2) * 1e6 }];
+        const writes = 1 + context.random.int(writesPerHoldingMax);
+        for (let write = 1; write <= writes; write++) {
+          plan.push({ f: 'write', value: null, delayNs: 0 });
+          if (write % writesBetweenRenews === 0) plan.push({ f: 'renew', value: null, delayNs: 0 });
+        }
+        if (context.random.int(4) !== 0) plan.push({ f: 'release', value: null, delayNs: 0 });
+        plans.set(context.thread, plan);
+      }
+      const step = plan.shift()!;
       const key = `lock-${typeof context.thread === 'number' ? context.thread % options.locks : 0}`;
-      const f = cycle[position];
-      const value = f === 'acquire' ? { ttlMs: options.ttlMs } : f === 'write' ? { value: `w${nextWrite++}` } : null;
-      return { type: 'op', op: { f, key, value }, atNs: context.timeNs };
+      // Write values are unique over the run, so the checker can tell every accepted write apart.
+      const value = step.f === 'write' ? { value: `w${nextWrite++}` } : step.value;
+      return { type: 'op', op: { f: step.f, key, value }, atNs: context.timeNs + step.delayNs };
     },
   };
 }

@@ -81,7 +81,8 @@ export async function invokeLock(http: RaftkvHttpClient, op: Op, state: LockClie
   const session = state.current(invokedAtMs);
   switch (op.f) {
     case 'acquire': {
-      if (session) return completion('fail', op.value, 'already holding this lock');
+      // A client that acquires again walks away from any lease it still had: it runs out on its own.
+      state.session = null;
       const ttlMs = (op.value as { ttlMs?: unknown } | null)?.ttlMs;
       const response = await http.request('POST', '/lock/acquire', { lock, owner, ttlMs }, timeoutMs);
       if (response.status !== 200) {

@@ -48,6 +48,17 @@ describe('raftkv lock commands', () => {
     expect(machine.apply({ op: 'drain', queue: 'q' })).toMatchObject({ ok: true, value: { elements: [2, 3], taken: { d1: 1 } } });
   });
 
+  it('under the lock-wall-clock bug, takes over a lease whose stamped wall clock looks run out (and only then)', () => {
+    const machine = new KeyValueStateMachine();
+    machine.apply({ op: 'lock-acquire', lock: 'l', owner: 'a', ttlMs: 1000, wallClockMs: 10_000 });
+    machine.apply({ op: 'lease-renew', leaseId: 1, wallClockMs: 10_500 });
+    expect(machine.apply({ op: 'lock-acquire', lock: 'l', owner: 'b', ttlMs: 1000, wallClockMs: 11_499 })).toMatchObject({ ok: false, error: 'lock-held' });
+    // A leader whose clock jumped ahead: the holder's lease looks expired and is taken over.
+    expect(machine.apply({ op: 'lock-acquire', lock: 'l', owner: 'b', ttlMs: 1000, wallClockMs: 20_000 })).toMatchObject({ ok: true, value: { leaseId: 2, token: 2 } });
+    // Without the stamp (the correct server) a held lock is never taken over.
+    expect(machine.apply({ op: 'lock-acquire', lock: 'l', owner: 'c', ttlMs: 1000 })).toMatchObject({ ok: false, error: 'lock-held' });
+  });
+
   it('rejects malformed commands with a reason', () => {
     expect(validateCommand({ op: 'lock-acquire', lock: 'l', owner: 'a', ttlMs: 0 })).toMatch(/ttlMs/);
     expect(validateCommand({ op: 'bank-transfer', from: '0', to: '1', amount: -1, initial: 10 })).toMatch(/amount/);

@@ -7,9 +7,9 @@ export const lockStateKey = 'lock-state';
 
 export type ExtensionCommand =
   /** Grants a lease of ttlMs and takes the lock with it if it is free; answers {leaseId, token, ttlMs}. */
-  | { op: 'lock-acquire'; lock: string; owner: string; ttlMs: number; requestId?: string }
+  | { op: 'lock-acquire'; lock: string; owner: string; ttlMs: number; wallClockMs?: number; requestId?: string }
   /** Keeps a lease alive: the leader's expiry clock starts again; answers {ttlMs}. */
-  | { op: 'lease-renew'; leaseId: number; requestId?: string }
+  | { op: 'lease-renew'; leaseId: number; wallClockMs?: number; requestId?: string }
   | { op: 'lock-release'; lock: string; leaseId: number; requestId?: string }
   /** Proposed by the leader when a lease ran out on its clock; a no-op if the lease was renewed since (version). */
   | { op: 'lease-expire'; leaseId: number; version: number; requestId?: string }
@@ -48,7 +48,8 @@ export interface KeyValueAccess {
 export interface LockState {
   nextLease: number;
   nextToken: number;
-  leases: Record<string, { ttlMs: number; version: number; lock: string }>;
+  /** renewedAtWallMs: only under the lock-wall-clock bug, the proposing leader's wall clock at grant or renewal. */
+  leases: Record<string, { ttlMs: number; version: number; lock: string; renewedAtWallMs?: number }>;
   locks: Record<string, { leaseId: number; token: number; owner: string }>;
 }
 
@@ -66,10 +67,18 @@ function executeLock(command: Extract<ExtensionCommand, { op: 'lock-acquire' | '
   const save = () => store.set(lockStateKey, state as unknown as JsonValue);
   switch (command.op) {
     case 'lock-acquire': {
-      if (state.locks[command.lock]) return refused('lock-held');
+      const held = state.locks[command.lock];
+      if (held) {
+        // The lock-wall-clock bug (wallClockMs is stamped only then): a lease whose wall-clock time looks up is
+        // taken over at once, without waiting for the leader's expiry entry. A skewed clock makes it look up early.
+        const lease = state.leases[held.leaseId];
+        const looksExpired = command.wallClockMs !== undefined && lease?.renewedAtWallMs !== undefined && lease.renewedAtWallMs + lease.ttlMs <= command.wallClockMs;
+        if (!looksExpired) return refused('lock-held');
+        delete state.leases[held.leaseId];
+      }
       const leaseId = ++state.nextLease;
       const token = ++state.nextToken;
-      state.leases[leaseId] = { ttlMs: command.ttlMs, version: 0, lock: command.lock };
+      state.leases[leaseId] = { ttlMs: command.ttlMs, version: 0, lock: command.lock, ...(command.wallClockMs === undefined ? {} : { renewedAtWallMs: command.wallClockMs }) };
       state.locks[command.lock] = { leaseId, token, owner: command.owner };
       save();
       return ok({ leaseId, token, ttlMs: command.ttlMs });
@@ -78,6 +87,7 @@ function executeLock(command: Extract<ExtensionCommand, { op: 'lock-acquire' | '
       const lease = state.leases[command.leaseId];
       if (!lease) return refused('no-lease');
       lease.version++;
+      if (command.wallClockMs !== undefined) lease.renewedAtWallMs = command.wallClockMs;
       save();
       return ok({ ttlMs: lease.ttlMs });
     }
@@ -180,4 +190,9 @@ export function validateExtension(command: Record<string, unknown>): string | nu
     default:
       return undefined;
   }
+}
+
+/** The lock-wall-clock bug: the leader stamps lock commands with its wall clock, which the state machine trusts. */
+export function stampWallClock(command: { op: string; wallClockMs?: number }, nowWallMs: number): void {
+  if (command.op === 'lock-acquire' || command.op === 'lease-renew') command.wallClockMs = nowWallMs;
 }
