@@ -77,6 +77,7 @@ describe('parallel file check agrees with one thread', () => {
       '{"process":3,"type":"invoke","f":"write","key":"k\\"q","value":4,"time":5}',
       '',
       '{"process":0,"type":"ok","f":"write","key":"a","value":1,"time":6}',
+      '{"process":4,"type":"invoke","f":"read","key":"a","value":null,"time":7}',
       '{"process":4,"type":"ok","f":"read","key":"a","value":1,"time":7}',
       '{"process":1,"type":"ok","f":"write","value":2,"time":8}',
       '{"process":2,"type":"ok","f":"write","key":7,"value":3,"time":9}',
@@ -116,6 +117,27 @@ describe('parallel file check agrees with one thread', () => {
     expect(expected).toContain(':41:');
     for (const workers of [2, 3]) expect(() => checkSplit(path, workers)).toThrow(expected);
   });
+
+  for (const [name, breakLines] of [
+    ['a second invocation with none completed', (lines: string[], invoke: number) => lines.splice(invoke + 1, 0, lines[invoke])],
+    ['a completion with no invocation', (lines: string[], invoke: number) => lines.splice(invoke, 1)],
+  ] as const) {
+    it(`${name} is a bad history on the worker path too, with the one-thread error`, () => {
+      const lines = generatedLines({ ops: 300, keys: 6, processes: 4, seed: 12 });
+      // An invocation of a process whose completion follows (so removing it orphans the completion).
+      const invoke = lines.findIndex((line, i) => i > 100 && line.includes('"invoke"'));
+      breakLines(lines, invoke);
+      const path = writeLines(lines);
+      let expected = '';
+      try {
+        readHistoryFile(path);
+      } catch (error) {
+        expected = (error as Error).message;
+      }
+      expect(expected).toMatch(/:\d+: expected (process \d+ to complete|an open invocation)/);
+      for (const workers of [2, 3]) expect(() => checkSplit(path, workers)).toThrow(expected);
+    });
+  }
 
   it('a field repeated later in a line makes the workers give up rather than split wrongly', () => {
     const lines = generatedLines({ ops: 100, keys: 4, processes: 4, seed: 5 });

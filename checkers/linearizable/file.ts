@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../../src/errors.js';
 import { LineDecision, readJsonlHistoryFile, type JsonlLineSelector } from '../../src/history/jsonl.js';
+import { ProcessPairing } from '../../src/history/validate.js';
 import type { Key, Op } from '../../src/history/types.js';
 import { mergeValidity, type Validity } from '../types.js';
 import { checkKeys, KeySplitter, splitHistory, type KeyResult, type LinearizableResult } from './index.js';
@@ -197,9 +198,13 @@ function ownerOf(name: string, workers: number): number {
  * into it (reading writer-format lines without JSON.parse) and keeps none in the history; without
  * one it keeps the owned ops as Op objects (for models that partition a key's ops themselves).
  */
-export function keyOwnerSelector(me: number, workers: number, splitter?: KeySplitter): JsonlLineSelector & { errorLine: number } {
+export function keyOwnerSelector(me: number, workers: number, splitter?: KeySplitter, fileName = ''): JsonlLineSelector & { errorLine: number } {
   /** Process → worker owning its open invocation. */
   const openOwner = new ProcessOwners();
+  /** Every worker sees every line, so each checks the whole file's pairing, as the one-thread reader does. */
+  const pairing = new ProcessPairing(fileName);
+  /** The last line classify already checked the pairing of (a line it then asks about reaches decide too). */
+  let pairedLine = 0;
   const owners = new Map<Key, number>();
   const owner = (key: Key): number => {
     let found = owners.get(key);
@@ -243,6 +248,8 @@ export function keyOwnerSelector(me: number, workers: number, splitter?: KeySpli
       let typeCode = 0;
       while (typeCode < 4 && !scan.lookingAt(typeLiterals[typeCode])) typeCode++;
       if (typeCode === 4) return LineDecision.ask;
+      pairing.observe(process, typeNames[typeCode], lineNumber);
+      pairedLine = lineNumber;
       scan.at += typeLiterals[typeCode].length;
       if (!scan.plainString()) return LineDecision.ask;
       const fStart = scan.stringStart;
@@ -321,6 +328,7 @@ export function keyOwnerSelector(me: number, workers: number, splitter?: KeySpli
       return LineDecision.ask;
     },
     decide(op: Op, lineNumber: number) {
+      this.errorLine = lineNumber;
       if (expectedProcess >= 0) {
         // A classified line: the match must agree with the parse.
         const agrees = op.process === expectedProcess && op.type === expectedType && (expectedType !== 'invoke' || (op.key ?? null) === expectedKey);
@@ -329,6 +337,7 @@ export function keyOwnerSelector(me: number, workers: number, splitter?: KeySpli
         return take(op);
       }
       // An unclassified line, parsed by every worker: decide from its fields.
+      if (pairedLine !== lineNumber) pairing.observe(op.process, op.type, lineNumber);
       if (typeof op.process !== 'number') return false;
       let mine: number;
       if (op.type === 'invoke') {
@@ -346,7 +355,7 @@ export function keyOwnerSelector(me: number, workers: number, splitter?: KeySpli
 export function runFileCheck(request: FileCheckRequest): FileCheckReply {
   const model = getModel(request.model, { initial: request.initial, nilReadsAny: request.nilReadsAny });
   const splitter = model.partition ? undefined : new KeySplitter();
-  const selector = keyOwnerSelector(request.worker, request.workers, splitter);
+  const selector = keyOwnerSelector(request.worker, request.workers, splitter, request.fileName);
   let read;
   try {
     read = readJsonlHistoryFile(request.path, request.fileName, request.chunkBytes, selector);

@@ -49,9 +49,9 @@ describe('readEdnHistory', () => {
   });
 
   it('turns big integers into numbers and nested maps into objects', () => {
-    const history = readEdnHistory('{:process 2, :type :ok, :f :read, :time 12N, :value {:x 1, "y" [2N], 3 nil}}', 'h.edn');
-    expect(history[0].time).toBe(12);
-    expect(history[0].value).toEqual({ x: 1, y: [2], '3': null });
+    const history = readEdnHistory('{:process 2, :type :invoke, :f :read}\n{:process 2, :type :ok, :f :read, :time 12N, :value {:x 1, "y" [2N], 3 nil}}', 'h.edn');
+    expect(history[1].time).toBe(12);
+    expect(history[1].value).toEqual({ x: 1, y: [2], '3': null });
   });
 
   it('reads tagged jepsen.history.Op records', () => {
@@ -128,5 +128,17 @@ describe('readEdnHistory', () => {
       );
       expect(malformed, file).toEqual([]);
     }
+  });
+});
+
+describe('process pairing in EDN', () => {
+  it('a process invoking twice without a completion, or a completion with none open, names the line', () => {
+    const doubled = `[{:process 0, :type :invoke, :f :write, :value 3}
+ {:process :nemesis, :type :info, :f :start}
+ {:process 0, :type :invoke, :f :read, :value nil}]`;
+    expect(errorOf(() => readEdnHistory(doubled, 'h.edn')).message).toBe('h.edn:3: expected process 0 to complete its invocation of line 1 before invoking again');
+    const orphan = `${twoOps}
+{:process 1, :type :ok, :f :read, :value 3}`;
+    expect(errorOf(() => readEdnHistory(orphan, 'h.edn')).message).toBe('h.edn:3: expected an open invocation by process 1 before this "ok" completion');
   });
 });

@@ -6,7 +6,7 @@
 import { parseEDNString } from 'edn-data';
 import { inputError } from '../errors.js';
 import type { History, Op } from './types.js';
-import { completeOp, describeValue } from './validate.js';
+import { completeOp, describeValue, ProcessPairing } from './validate.js';
 
 export interface EdnReadOptions {
   /** jepsen.independent tuples `[key value]`: true splits them, false never, undefined detects. */
@@ -210,6 +210,7 @@ export function readEdnHistory(text: string, fileName: string, options: EdnReadO
     opSpans = topLevel;
   }
   const history: History = [];
+  const pairing = new ProcessPairing(fileName);
   for (const span of opSpans) {
     if (text.startsWith('#_', span.start)) continue; // a discarded form
     if (span.opener !== '{' && !text.startsWith('#', span.start)) {
@@ -220,7 +221,9 @@ export function readEdnHistory(text: string, fileName: string, options: EdnReadO
       );
     }
     const record = parseSpan(text, span, fileName);
-    history.push(completeOp(record, history.length, fileName, span.line, true));
+    const op = completeOp(record, history.length, fileName, span.line, true);
+    pairing.observe(op.process, op.type, span.line);
+    history.push(op);
   }
   const lines = opSpans.filter((span) => !text.startsWith('#_', span.start)).map((span) => span.line);
   applyIndependentKeys(history, options.independent, fileName, lines);

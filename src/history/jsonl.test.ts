@@ -90,6 +90,14 @@ describe('readJsonlHistoryFile', () => {
     });
     fc.assert(
       fc.property(fc.array(opArbitrary, { maxLength: 30 }), fc.integer({ min: 1, max: 64 }), fc.boolean(), (ops, chunk, torn) => {
+        // Jepsen's pairing: a client process alternates invocation and completion.
+        const open = new Set<number>();
+        for (const op of ops) {
+          if (typeof op.process !== 'number') continue;
+          if (open.has(op.process) === (op.type === 'invoke')) op.type = open.has(op.process) ? 'ok' : 'invoke';
+          if (op.type === 'invoke') open.add(op.process);
+          else open.delete(op.process);
+        }
         let text = ops.map((op) => JSON.stringify(op)).join('\n') + (ops.length > 0 ? '\n' : '');
         if (torn) text += '{"process":1,"ty';
         const file = join(directory, 'chunked.jsonl');
@@ -102,5 +110,33 @@ describe('readJsonlHistoryFile', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('process pairing', () => {
+  const invoke = (process: number | string, f = 'write') => `{"process":${JSON.stringify(process)},"type":"invoke","f":"${f}","value":1}`;
+  const complete = (process: number | string, type: string) => `{"process":${JSON.stringify(process)},"type":"${type}","f":"write","value":1}`;
+
+  it('a process that invokes twice without a completion is a bad history, naming the line', () => {
+    const text = [invoke(0), invoke(1), complete(1, 'ok'), invoke(0)].join('\n') + '\n';
+    expect(errorOf(() => parseJsonlHistory(text, 'h.jsonl')).message).toBe(
+      'h.jsonl:4: expected process 0 to complete its invocation of line 1 before invoking again',
+    );
+  });
+
+  it('a completion with no open invocation is a bad history, naming the line', () => {
+    const text = [invoke(0), complete(0, 'ok'), complete(0, 'fail')].join('\n') + '\n';
+    expect(errorOf(() => parseJsonlHistory(text, 'h.jsonl')).message).toBe('h.jsonl:3: expected an open invocation by process 0 before this "fail" completion');
+  });
+
+  it('the file reader catches it too', () => {
+    const path = join(directory, 'orphan.jsonl');
+    writeFileSync(path, [invoke(0), complete(0, 'ok'), complete(5, 'info')].join('\n') + '\n');
+    expect(errorOf(() => readJsonlHistoryFile(path, 'orphan.jsonl')).message).toBe('orphan.jsonl:3: expected an open invocation by process 5 before this "info" completion');
+  });
+
+  it('accepts a new invocation after any completion (info included), open invocations at the end, and unpaired nemesis ops', () => {
+    const text = [invoke('nemesis', 'start'), invoke(0), complete(0, 'info'), invoke('nemesis', 'stop'), invoke(0), complete(0, 'ok'), complete('nemesis', 'info'), invoke(0), invoke(1)].join('\n') + '\n';
+    expect(parseJsonlHistory(text, 'h.jsonl').history.length).toBe(9);
   });
 });

@@ -2,7 +2,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { inputError } from '../errors.js';
 import type { History, Op } from './types.js';
-import { completeOp } from './validate.js';
+import { completeOp, ProcessPairing } from './validate.js';
 
 /** What a reader returns: the history and anything the user should hear about (printed to stderr). */
 export interface HistoryReadResult {
@@ -17,6 +17,7 @@ export interface HistoryReadResult {
  * non-blank terminated line and answers skip (another reader's: count it only), taken (the selector
  * used the line itself: count it only), parse (keep the op), or ask (parse it, then `decide` whether
  * to keep the op). `position` is the op's index in the whole file. A torn-looking last line is always parsed and asked about.
+ * A selector sees every line, so it checks the processes' pairing (ProcessPairing) itself.
  */
 export interface JsonlLineSelector {
   classify(text: string, start: number, end: number, lineNumber: number, position: number): LineDecision;
@@ -40,11 +41,15 @@ class JsonlLineParser {
   lineNumber = 0;
   /** Ops in the whole file so far, skipped lines included: the index of the next op. */
   position = 0;
+  /** Without a selector this parser sees every op and checks their pairing; a selector sees every line and checks it itself. */
+  private readonly pairing: ProcessPairing | undefined;
 
   constructor(
     private readonly fileName: string,
     private readonly selector?: JsonlLineSelector,
-  ) {}
+  ) {
+    this.pairing = selector ? undefined : new ProcessPairing(fileName);
+  }
 
   /** Parses every line of `text`; the last line is only judged torn by `finishLine`. */
   parseLines(text: string, start: number, end: number): void {
@@ -83,6 +88,7 @@ class JsonlLineParser {
       throw inputError(this.fileName, this.lineNumber, `expected one JSON object per line (${reason})`);
     }
     const op = completeOp(record, this.position++, this.fileName, this.lineNumber, false);
+    this.pairing?.observe(op.process, op.type, this.lineNumber);
     if (decision === LineDecision.ask && !this.selector!.decide(op, this.lineNumber)) return;
     this.history.push(op);
   }

@@ -70,3 +70,58 @@ export function completeOp(
   }
   return op as Op;
 }
+
+/** Process ids this small are tracked in an array; others (negative, huge) in a map. */
+const smallProcessLimit = 1 << 20;
+
+/**
+ * Jepsen's pairing rule for client processes, checked line by line as a history is read: a process has
+ * at most one invocation open, and every completion (ok, fail, info) closes one. A process that invokes
+ * twice without a completion, or a completion with nothing open, is a bad history (a UserError naming the
+ * file and line): no checker can know which invocation a completion answers. After an `info` the process
+ * is retired by Jepsen and Faultline, so a later invocation by it is never reached here in their
+ * histories; it would be accepted, since a completion did come. The nemesis (any non-integer process) is
+ * not a client and follows its own pairing, so it is not checked.
+ */
+export class ProcessPairing {
+  /** Line of each small process's open invocation, 0 when none is open. */
+  private small = new Float64Array(64);
+  private readonly large = new Map<number, number>();
+
+  constructor(private readonly fileName: string) {}
+
+  /** Records one event; throws the UserError of a broken pairing. */
+  observe(process: unknown, type: string, line: number): void {
+    if (typeof process !== 'number') return;
+    const openLine = this.openLine(process);
+    if (type === 'invoke') {
+      if (openLine > 0) {
+        throw inputError(this.fileName, line, `expected process ${process} to complete its invocation of line ${openLine} before invoking again`);
+      }
+      this.setOpenLine(process, line);
+    } else {
+      if (openLine === 0) throw inputError(this.fileName, line, `expected an open invocation by process ${process} before this "${type}" completion`);
+      this.setOpenLine(process, 0);
+    }
+  }
+
+  private openLine(process: number): number {
+    if (process >= 0 && process < smallProcessLimit) return process < this.small.length ? this.small[process] : 0;
+    return this.large.get(process) ?? 0;
+  }
+
+  private setOpenLine(process: number, line: number): void {
+    if (process >= 0 && process < smallProcessLimit) {
+      if (process >= this.small.length) {
+        const larger = new Float64Array(Math.max(process + 1, this.small.length * 2));
+        larger.set(this.small);
+        this.small = larger;
+      }
+      this.small[process] = line;
+    } else if (line === 0) {
+      this.large.delete(process);
+    } else {
+      this.large.set(process, line);
+    }
+  }
+}

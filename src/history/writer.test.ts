@@ -23,7 +23,8 @@ function freshPath(): string {
 
 function registerOp(position: number): AppendableOp {
   return {
-    process: position % 5,
+    // Each process invokes, then completes (the reader holds histories to Jepsen's pairing).
+    process: Math.floor(position / 2) % 5,
     type: position % 2 === 0 ? 'invoke' : 'ok',
     f: 'write',
     key: `k${position % 3}`,
@@ -44,6 +45,14 @@ describe('HistoryWriter', () => {
     });
     await fc.assert(
       fc.asyncProperty(fc.array(opArbitrary, { maxLength: 40 }), async (ops) => {
+        // Jepsen's pairing, which the reader checks: a client process alternates invocation and completion.
+        const open = new Set<number>();
+        for (const op of ops) {
+          if (typeof op.process !== 'number') continue;
+          if (open.has(op.process) === (op.type === 'invoke')) op.type = open.has(op.process) ? 'ok' : 'invoke';
+          if (op.type === 'invoke') open.add(op.process);
+          else open.delete(op.process);
+        }
         const path = freshPath();
         const writer = new HistoryWriter(path);
         const indexes = ops.map((op) => writer.append({ ...op }));
@@ -123,10 +132,10 @@ describe('HistoryWriter', () => {
     const child = `
       import { HistoryWriter } from ${JSON.stringify(compiledWriter)};
       const writer = new HistoryWriter(${JSON.stringify(path)}, { flushIntervalMs: 50 });
-      for (let i = 0; i < 2000; i++) writer.append({ process: i % 5, type: 'invoke', f: 'write', value: i, time: i });
+      for (let i = 0; i < 2000; i++) writer.append({ process: i, type: 'invoke', f: 'write', value: i, time: i });
       await writer.flush();
       process.stdout.write('flushed\\n');
-      for (let i = 2000; i < 50000; i++) writer.append({ process: i % 5, type: 'invoke', f: 'write', value: i, time: i });
+      for (let i = 2000; i < 50000; i++) writer.append({ process: i, type: 'invoke', f: 'write', value: i, time: i });
       setTimeout(() => process.kill(process.pid, 'SIGKILL'), 60);
     `;
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', child], { encoding: 'utf8', timeout: 30_000 });
