@@ -239,11 +239,13 @@ export interface DealtGenerator extends Generator {
  * seeded stream forked from `random`, and keeps a queue per thread: thread t's k-th op is a function of the
  * seed alone, never of when the threads asked. A thread whose process is retired (info) continues its queue,
  * since how many ops a process did before its info is itself a matter of timing.
- * The dealt generator should not read time or process from the context (they are the asker's). A thread may
+ * The dealt generator should not read time or process from the context (they are the asker's); a delay it asks
+ * for (atNs past the question's time) is kept, counted from when the thread takes the op. A thread may
  * run ahead of the slowest live thread by at most `leadMax` ops, then waits for it (a bound on memory).
  */
 export function dealt(threads: readonly number[], random: Random, generator: Generator, leadMax = 100_000): DealtGenerator {
-  const queues = new Map<Thread, OpRequest[]>(threads.map((thread) => [thread, []]));
+  /** Each dealt op keeps how long after its question it was due (e.g. a lock workload's pause before an acquire). */
+  const queues = new Map<Thread, Array<{ op: OpRequest; delayNs: number }>>(threads.map((thread) => [thread, []]));
   const streams = new Map<Thread, Random>(threads.map((thread) => [thread, random.fork(`deal:${thread}`)]));
   const live = new Set<Thread>(threads);
   let turn = 0;
@@ -258,7 +260,7 @@ export function dealt(threads: readonly number[], random: Random, generator: Gen
     if (queue.length >= leadMax) return { dealt: false };
     const result = generator.next({ ...context, thread, process: thread, random: streams.get(thread)! });
     if (result.type === 'pending') return { dealt: false, untilNs: result.untilNs };
-    if (result.type === 'op') queue.push(result.op);
+    if (result.type === 'op') queue.push({ op: result.op, delayNs: Math.max(0, result.atNs - context.timeNs) });
     else live.delete(thread);
     turn = (turn + 1) % threads.length;
     return { dealt: true };
@@ -273,8 +275,8 @@ export function dealt(threads: readonly number[], random: Random, generator: Gen
         const outcome = dealOne(context);
         if (!outcome.dealt) return { type: 'pending', untilNs: outcome.untilNs };
       }
-      const op = queue.shift();
-      if (op) return { type: 'op', op, atNs: context.timeNs };
+      const entry = queue.shift();
+      if (entry) return { type: 'op', op: entry.op, atNs: context.timeNs + entry.delayNs };
       return live.has(context.thread) ? { type: 'pending' } : done;
     },
     retire(thread) {

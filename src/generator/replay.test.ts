@@ -90,6 +90,14 @@ describe('dealt', () => {
     expect(take('nemesis')).toBe('done');
   });
 
+  it("keeps a delay the dealt generator asked for, counted from when the thread takes the op", () => {
+    const generator = dealt([0, 1], createRandom(1), { next: (context) => ({ type: 'op', op: { f: 'acquire', value: null }, atNs: context.timeNs + 7e6 }) });
+    const context = (thread: number, timeNs: number) => ({ timeNs, thread, process: thread, threads: [0, 1], concurrency: 2, random: createRandom(9), outstanding: 0 });
+    // Thread 1 asks first, so thread 0's op is dealt at time 0 too, but taken at 5 s: it is due 7 ms after that.
+    expect(generator.next(context(1, 0))).toMatchObject({ type: 'op', atNs: 7e6 });
+    expect(generator.next(context(0, 5e9))).toMatchObject({ type: 'op', atNs: 5e9 + 7e6 });
+  });
+
   it('a thread far ahead of a silent one waits once the lead bound is reached', () => {
     const generator = dealt([0, 1], createRandom(1), repeat(() => ({ f: 'read', value: null })), 3);
     const context = { timeNs: 0, thread: 0, process: 0, threads: [0, 1], concurrency: 2, random: createRandom(9), outstanding: 0 };
