@@ -13,6 +13,7 @@ import {
 } from '../../checkers/linearizable/index.js';
 import { checkJsonlFileInParallel } from '../../checkers/linearizable/file.js';
 import { mergeValidity, type Validity } from '../../checkers/types.js';
+import { checkTransactions, consistencyModels, isConsistencyModel, renderTxnResultText, TransactionFormatError, txnWorkloads, type ConsistencyModel, type TxnWorkload } from '../../checkers/txn/index.js';
 import { countFunctionOutcomesInFile } from '../../checkers/stats/file.js';
 import { FunctionOutcomeCounter, judgeFunctionStats, statsRulesForModel, type StatsVerdict } from '../../checkers/stats/index.js';
 import { ExitCode, UserError } from '../errors.js';
@@ -27,6 +28,7 @@ export interface CheckCommandOptions {
   workers?: string;
   independent?: boolean;
   json?: boolean;
+  consistency?: string;
 }
 
 /** Above this many keys the text report lists counts and only the keys that are not valid. */
@@ -38,7 +40,8 @@ export function register(program: Command): void {
     .command('check')
     .description('check a history (history.jsonl, Jepsen history.edn, or a run directory) for linearizability')
     .argument('<history>', 'history.jsonl, history.edn, or a run directory containing history.jsonl')
-    .option('--model <name>', `sequential model: ${modelNames.join(', ')} (default for a run directory: from its spec.json)`)
+    .option('--model <name>', `sequential model: ${modelNames.join(', ')}; or a transactional workload: ${txnWorkloads.join(', ')} (default for a run directory: from its spec.json)`)
+    .option('--consistency <model>', `for list-append and rw-register: ${consistencyModels.join(', ')} (default strict-serializable)`)
     .option('--initial <json>', "the model's initial state as JSON, e.g. 0, null, '\"\"' or '{\"x\":0}'")
     .option('--nil-reads <rule>', "'any': a read completing with nil matches any value (Knossos' rule); 'strict'")
     .option('--timeout <duration>', 'search budget (e.g. 500ms, 60s, 5m); past it the verdict is unknown', defaultTimeout)
@@ -64,6 +67,7 @@ export function parseDuration(text: string, flag: string): number {
 
 interface RunDirectoryDefaults {
   model?: string;
+  consistency?: string;
   initial?: unknown;
   nilReadsAny?: boolean;
 }
@@ -87,6 +91,8 @@ function defaultsFromSpec(runDirectory: string): RunDirectoryDefaults {
   if (typeof spec.model === 'string') defaults.model = spec.model;
   else if (spec.workload === 'register') defaults.model = 'cas-register';
   else if (spec.workload === 'set') defaults.model = 'set';
+  else if (isTxnWorkload(spec.workload)) defaults.model = spec.workload;
+  if (typeof spec.consistency === 'string') defaults.consistency = spec.consistency;
   if ('initial' in spec) defaults.initial = spec.initial;
   else if (spec.workload === 'register') defaults.initial = null;
   if (spec.nilReads === 'any') defaults.nilReadsAny = true;
@@ -116,10 +122,37 @@ function parseWorkers(text: string): number {
 }
 
 function checkModelName(name: string): string {
-  if (!modelNames.includes(name)) {
-    throw new UserError(`--model: expected one of ${modelNames.join(', ')}, got '${name}'`);
+  if (!modelNames.includes(name) && !isTxnWorkload(name)) {
+    throw new UserError(`--model: expected one of ${[...modelNames, ...txnWorkloads].join(', ')}, got '${name}'`);
   }
   return name;
+}
+
+function isTxnWorkload(name: unknown): name is TxnWorkload {
+  return typeof name === 'string' && (txnWorkloads as readonly string[]).includes(name);
+}
+
+function checkConsistency(name: string): ConsistencyModel {
+  if (!isConsistencyModel(name)) throw new UserError(`--consistency: expected one of ${consistencyModels.join(', ')}, got '${name}'`);
+  return name;
+}
+
+/** list-append and rw-register: the Elle-style transactional checker over the whole history. */
+function runTxnCheck(historyPath: string, workload: TxnWorkload, consistencyName: string, options: CheckCommandOptions): number {
+  const consistency = checkConsistency(consistencyName);
+  const read = readHistoryFile(historyPath, { independent: false });
+  for (const warning of read.warnings) process.stderr.write(`faultline: warning: ${warning}\n`);
+  let result;
+  try {
+    result = checkTransactions(read.history, { workload, consistency });
+  } catch (error) {
+    if (error instanceof TransactionFormatError) throw new UserError(`${read.file}: ${error.message}`);
+    throw error;
+  }
+  if (process.env.FAULTLINE_BENCH === '1') process.stderr.write(`faultline-bench: ${JSON.stringify({ maxRssKB: process.resourceUsage().maxRSS })}\n`);
+  if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stdout.write(`history: ${read.file} (${read.history.length} events)\n${renderTxnResultText(result)}`);
+  return exitCodeOf(result.valid);
 }
 
 /** Runs the check and prints the report; returns the exit code (0 valid, 1 invalid, 3 unknown). */
@@ -127,6 +160,7 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
   // Flags first: a typo should not cost a long parse.
   const timeoutMs = parseDuration(options.timeout ?? defaultTimeout, '--timeout');
   if (options.model !== undefined) checkModelName(options.model);
+  if (options.consistency !== undefined) checkConsistency(options.consistency);
   const initialFlag = options.initial !== undefined ? { value: parseInitial(options.initial) } : undefined;
   const nilReadsFlag = options.nilReads !== undefined ? parseNilReads(options.nilReads) : undefined;
   const workers = options.workers !== undefined ? parseWorkers(options.workers) : undefined;
@@ -134,6 +168,7 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
   const resolved = resolveHistoryFile(historyPath, { independent: options.independent });
   const defaults = resolved.runDirectory ? defaultsFromSpec(resolved.runDirectory) : {};
   const model = options.model ?? defaults.model;
+  if (isTxnWorkload(model)) return runTxnCheck(historyPath, model, options.consistency ?? defaults.consistency ?? 'strict-serializable', options);
   const initial = initialFlag ? initialFlag.value : defaults.initial;
   const nilReadsAny = nilReadsFlag ?? defaults.nilReadsAny;
   const checkOptions = {
