@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LocalBackend, isRoot } from '../src/backends/local.js';
 import type { Node } from '../src/backends/types.js';
 import { faketimeEnv, LIBFAKETIME_PATH } from '../src/clock.js';
@@ -15,8 +15,8 @@ import { fillerPath } from './disk/index.js';
 import { composeNemeses, createNemesisPackages, FAULT_NAMES } from './index.js';
 import { hasCommand } from '../src/testing/host.js';
 import { ECHO_PORT, EchoDb, PROBE_SCRIPT, UDP_COUNT_SCRIPT, answers, dataFileOf, processState, readPid } from './testing/echo-db.js';
+import { describeWhen } from '../src/testing/requirements.js';
 
-const canRun = isRoot() && existsSync(LIBFAKETIME_PATH) && hasCommand('iptables');
 
 let backend: LocalBackend;
 let nodes: Node[];
@@ -59,7 +59,7 @@ async function clockErrorMs(node: Node, expectedMs: number): Promise<number> {
   return 0;
 }
 
-describe.skipIf(!canRun)('nemeses on the local backend', () => {
+describeWhen('the nemeses e2e', { root: isRoot(), [`libfaketime (${LIBFAKETIME_PATH})`]: existsSync(LIBFAKETIME_PATH), iptables: hasCommand('iptables') })('nemeses on the local backend', () => {
   beforeAll(async () => {
     backend = new LocalBackend({ diskSizeMb: 16 });
     try {

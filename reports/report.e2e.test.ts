@@ -14,11 +14,10 @@ import { writeReport } from './index.js';
 import { createRunDirectory } from './bench/run-directory.js';
 import { injectStaleRead, syntheticRegisterHistory } from './bench/synthetic-history.js';
 import { startStoreServer, type StoreServer } from './serve.js';
+import { describeWhen, itWhen } from '../src/testing/requirements.js';
 
 const chromiumPath = '/usr/bin/chromium';
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-const haveChromium = existsSync(chromiumPath);
-if (!haveChromium) console.warn(`reports e2e: SKIPPED: ${chromiumPath} is missing; install it with: apt-get install -y chromium`);
 
 /** Runs and screenshots stay here after the test, for a person to look at (replaced on every run). */
 const root = resolve(process.env.FAULTLINE_REPORT_E2E_DIR ?? join(tmpdir(), 'faultline-report-e2e'));
@@ -78,7 +77,7 @@ function hostileHistory(): History {
   return ops;
 }
 
-describe.skipIf(!haveChromium)('report in a browser', () => {
+describeWhen('the reports browser e2e', { [`chromium (${chromiumPath}, apt-get install -y chromium)`]: existsSync(chromiumPath) })('report in a browser', () => {
   let browser: Browser;
   let validRun: string;
   let invalidRun: string;
@@ -266,7 +265,7 @@ describe.skipIf(!haveChromium)('report in a browser', () => {
     const cli = resolve('dist/src/cli/main.js');
     const built = existsSync(cli);
 
-    it.skipIf(!built)('faultline report builds a report from a Jepsen history.edn, checked with the given model', async () => {
+    itWhen('the faultline report e2e', { [`the build (${cli})`]: built })('faultline report builds a report from a Jepsen history.edn, checked with the given model', async () => {
       // A minimal Jepsen-style history.edn (no :time, as in Knossos' data): 0 is written, then a read of 3 runs concurrently with a write of 4.
       writeFileSync(
         join(root, 'read-of-three.edn'),
@@ -291,7 +290,7 @@ describe.skipIf(!haveChromium)('report in a browser', () => {
       expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     });
 
-    it.skipIf(!built)('faultline serve answers on 127.0.0.1 until stopped', async () => {
+    itWhen('the faultline serve e2e', { [`the build (${cli})`]: built })('faultline serve answers on 127.0.0.1 until stopped', async () => {
       const child = spawn(process.execPath, [cli, 'serve', '--store', store, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
       try {
         const url = await new Promise<string>((done, fail) => {

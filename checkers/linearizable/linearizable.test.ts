@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { History, Op, OpType, Process } from '../../src/history/types.js';
 import { checkLinearizable, linearizableChecker, type LinearizableOptions } from './index.js';
 import { simulate, storeSpecs } from './test-support/simulate.js';
+import { describeWhen } from '../../src/testing/requirements.js';
 
 /** Builds a history from [process, type, f, value, key?] rows, in real-time order. */
 function history(rows: [Process, OpType, string, unknown, string?][]): History {
@@ -182,7 +183,7 @@ describe('linearizableChecker', () => {
 
 const compiledIndex = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/checkers/linearizable/index.js');
 
-describe.skipIf(!existsSync(compiledIndex))('worker threads (compiled build)', () => {
+describeWhen('the worker-thread test', { [`the build (${compiledIndex}; npx tsc -p tsconfig.json)`]: existsSync(compiledIndex) })('worker threads (compiled build)', () => {
   it('give the same verdicts and counterexamples as one thread', async () => {
     const compiled = (await import(compiledIndex)) as typeof import('./index.js');
     const spec = storeSpecs['kv-append'];

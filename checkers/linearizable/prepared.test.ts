@@ -11,6 +11,7 @@ import { readHistoryFile } from '../../src/history/read.js';
 import { prepareKey, searchKey, type SearchLimits } from './engine.js';
 import { checkKeys, getModel, splitHistory } from './index.js';
 import { seededRandom, simulate, storeSpecs } from './test-support/simulate.js';
+import { describeWhen } from '../../src/testing/requirements.js';
 
 const unlimited: SearchLimits = { deadline: Number.POSITIVE_INFINITY, maxConfigurations: 1_000_000 };
 
@@ -75,7 +76,7 @@ const historiesDirectory = process.env.FAULTLINE_REFERENCE_HISTORIES ?? resolve(
 // Few values (five) and a dozen processes: breadth-first holds thousands of configurations here.
 const blowingUp = join(historiesDirectory, 'generated', 'ok_10k_k1_v5.jsonl');
 
-describe.skipIf(!existsSync(blowingUp))('the pace cap', () => {
+describeWhen('the pace cap test', { [`the shared history ${blowingUp}`]: existsSync(blowingUp) })('the pace cap', () => {
   it('stops breadth-first sooner than the total cap, and checkKeys still finds the history valid', () => {
     const model = getModel('cas-register', { initial: null });
     const [input] = splitHistory(readHistoryFile(blowingUp).history, model);

@@ -3,9 +3,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { readHistoryFile } from '../../src/history/read.js';
 import { checkLinearizable } from './index.js';
+import { describeWhen } from '../../src/testing/requirements.js';
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const historiesDirectory = process.env.FAULTLINE_REFERENCE_HISTORIES ?? resolve(repositoryRoot, '../shared/histories');
@@ -51,7 +52,7 @@ const rows = existsSync(manifestPath) ? readManifest() : [];
 // A row with no events (the manifest lists an HTML rendering of one history) has nothing to check.
 const checkable = rows.filter((row) => row.events > 0 && /\.(edn|jsonl)$/.test(row.path));
 
-describe.skipIf(rows.length === 0)(`reference histories (${manifestPath})`, () => {
+describeWhen('the reference histories check', { [`the shared histories (${manifestPath})`]: rows.length > 0 })(`reference histories (${manifestPath})`, () => {
   it('the manifest lists histories', () => {
     expect(checkable.length).toBeGreaterThan(100);
   });

@@ -7,14 +7,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { register as registerCleanup } from '../cli/cleanup.js';
 import { LOCAL_STATE_DIR, LocalBackend, cleanupLocalLeftovers, isRoot, runTag } from './local.js';
 import type { Node } from './types.js';
+import { describeWhen } from '../testing/requirements.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repository = path.resolve(here, '../..');
-const canRun = isRoot() && hasCommand('iptables');
 
 function hasCommand(name: string): boolean {
   try {
@@ -59,7 +59,7 @@ async function leftovers(runId: string, runDir: string, pids: number[]): Promise
 const backends: LocalBackend[] = [];
 const scratchDirectories: string[] = [];
 
-describe.skipIf(!canRun)('local backend', () => {
+describeWhen('the local backend e2e', { root: isRoot(), iptables: hasCommand('iptables') })('local backend', () => {
   afterAll(async () => {
     for (const backend of backends) await backend.teardown().catch(() => undefined);
     for (const directory of scratchDirectories) await fs.rm(directory, { recursive: true, force: true });

@@ -5,12 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { runTest } from '../runner/index.js';
 import { loadSpec } from '../spec/index.js';
 import { loadTarget } from '../targets.js';
 import { createSshBackend, DEFAULT_REMOTE_ROOT, type SshBackend, type SshConnectionEvent } from './ssh.js';
 import { sshdAvailable, startSshdFixture, type SshdFixture } from './ssh/sshd-fixture.js';
+import { describeWhen, itWhen } from '../testing/requirements.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 const cliPath = path.join(repositoryRoot, 'dist', 'src', 'cli', 'main.js');
@@ -31,9 +32,9 @@ const targets = [
   { name: 'raftkv', ready: available && (await targetAvailable('raftkv')) },
   { name: 'etcd', ready: available && existsSync('/usr/bin/etcd') && (await targetAvailable('etcd')) },
 ];
-for (const target of targets) if (!target.ready) console.warn(`ssh full run of ${target.name} skipped: sshd, root or the target is missing`);
+const sshd = { 'root with openssh-server (/usr/sbin/sshd) and ssh-keygen': available };
 
-describe.skipIf(!targets.some((target) => target.ready))('faultline run over the ssh backend', () => {
+describeWhen('the ssh full-run e2e', sshd)('faultline run over the ssh backend', () => {
   let fixture: SshdFixture;
 
   beforeAll(async () => {
@@ -50,7 +51,7 @@ describe.skipIf(!targets.some((target) => target.ready))('faultline run over the
   });
 
   for (const target of targets) {
-    it.skipIf(!target.ready)(`runs ${target.name} with partitions, kills and a lost connection, and judges it valid`, async () => {
+    itWhen(`the ssh full run of ${target.name}`, { ...sshd, [`the ${target.name} target${target.name === 'etcd' ? ' (/usr/bin/etcd)' : ''}`]: target.ready })(`runs ${target.name} with partitions, kills and a lost connection, and judges it valid`, async () => {
       const connectionEvents: SshConnectionEvent[] = [];
       const store = path.join(fixture.directory, `store-${target.name}`);
       let backend: SshBackend | undefined;
@@ -145,8 +146,8 @@ describe.skipIf(!targets.some((target) => target.ready))('faultline run over the
 
   // The command line end to end: --backend ssh through the registry, with OpenSSH's defaults (the key and
   // known_hosts under $HOME/.ssh, the remote root /var/lib/faultline), since run has no --ssh-* flags yet.
-  const etcdReady = targets.find((target) => target.name === 'etcd')?.ready === true && existsSync(cliPath);
-  it.skipIf(!etcdReady)('faultline run --backend ssh drives etcd on the nodes from the command line', async () => {
+  const etcdReady = targets.find((target) => target.name === 'etcd')?.ready === true;
+  itWhen('the ssh command-line run of etcd', { ...sshd, 'etcd (/usr/bin/etcd)': etcdReady, [`the build (${cliPath})`]: existsSync(cliPath) })('faultline run --backend ssh drives etcd on the nodes from the command line', async () => {
     const home = path.join(fixture.directory, 'home');
     mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
     copyFileSync(fixture.userKeyFile, path.join(home, '.ssh', 'id_ed25519'));

@@ -17,9 +17,8 @@ import {
   type SshConnectionEvent,
 } from './ssh.js';
 import { ALTERNATE_PORT, sshdAvailable, startSshdFixture, type SshdFixture } from './ssh/sshd-fixture.js';
+import { describeWhen, skipOrFailNow } from '../testing/requirements.js';
 
-const available = sshdAvailable();
-if (!available) console.warn('ssh e2e skipped: needs root, /usr/sbin/sshd (apt-get install openssh-server) and ssh-keygen');
 
 /** Whether a process is alive; the namespaces share this host's pid namespace, so we can look directly. */
 function alive(pid: number): boolean {
@@ -40,7 +39,7 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
   return condition();
 }
 
-describe.skipIf(!available)('ssh backend against real sshd', () => {
+describeWhen('the ssh backend e2e', { 'root with openssh-server (/usr/sbin/sshd) and ssh-keygen': sshdAvailable() })('ssh backend against real sshd', () => {
   let fixture: SshdFixture;
   let remoteRoot: string;
   const backends: SshBackend[] = [];
@@ -299,7 +298,7 @@ describe.skipIf(!available)('ssh backend against real sshd', () => {
   });
 
   it('runs every command through sudo -n for a non-root user', async (context) => {
-    if (!fixture.sudoUser) context.skip();
+    skipOrFailNow(context, 'the sudo test', { 'sudo (/usr/bin/sudo, for a non-root user with passwordless sudo)': fixture.sudoUser !== undefined });
     const user = fixture.sudoUser!;
     // The user's own authorized_keys is the fixture's shared file (sshd_config names it), so the same key works.
     const ssh = backend({ hosts: [fixture.hosts[1]], user });

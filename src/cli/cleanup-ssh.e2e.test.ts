@@ -4,12 +4,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildOnce, cliPath, repositoryRoot } from '../runner/e2e-support.js';
 import { sshdAvailable, startSshdFixture, type SshdFixture } from '../backends/ssh/sshd-fixture.js';
+import { describeWhen } from '../testing/requirements.js';
 
-const available = sshdAvailable();
-if (!available) console.warn('faultline cleanup --backend ssh e2e skipped: needs root and openssh-server');
 
 interface Leftover {
   runId: string;
@@ -26,7 +25,7 @@ function runsFor(pid: number, runId: string): boolean {
   }
 }
 
-describe.skipIf(!available)('faultline cleanup --backend ssh', () => {
+describeWhen('the faultline cleanup --backend ssh e2e', { 'root with openssh-server (/usr/sbin/sshd) and ssh-keygen': sshdAvailable() })('faultline cleanup --backend ssh', () => {
   let fixture: SshdFixture;
   let remoteRoot: string;
   const leftovers: Leftover[] = [];

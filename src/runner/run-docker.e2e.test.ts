@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { RUN_LABEL, cleanupDockerLeftovers } from '../backends/docker.js';
 import type { RunResults } from '../results.js';
 import { buildOnce, cliPath, describeRun, repositoryRoot } from './e2e-support.js';
+import { describeWhen } from '../testing/requirements.js';
 
 const docker = new Docker();
 const engineAnswers = await docker.ping().then(
@@ -19,8 +20,10 @@ const engineAnswers = await docker.ping().then(
 );
 const etcdImagePresent = engineAnswers && (await docker.getImage('faultline/etcd:latest').inspect().then(() => true, () => false));
 // CI builds the images in its set-up: there a missing engine or image is a failure, not a skip.
-const runIt = etcdImagePresent || process.env.CI ? describe : describe.skip;
-if (!etcdImagePresent) console.warn('faultline run --backend docker e2e: no engine or no faultline/etcd image (faultline images build)');
+const runIt = describeWhen('the faultline run --backend docker e2e', {
+  'the docker engine': engineAnswers,
+  'the faultline/etcd:latest image (faultline images build)': etcdImagePresent,
+});
 
 runIt('faultline run --backend docker', () => {
   let store = '';

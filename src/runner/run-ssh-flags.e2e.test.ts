@@ -3,16 +3,15 @@
 // --ssh-tmpfs-mb, and the host-key warning appears in the output, results.json and report.html.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { sshdAvailable, startSshdFixture, type SshdFixture } from '../backends/ssh/sshd-fixture.js';
 import type { RunResults } from '../results.js';
 import { buildOnce, cliPath, describeRun, readJsonl, repositoryRoot } from './e2e-support.js';
+import { describeWhen } from '../testing/requirements.js';
 
-const available = sshdAvailable();
-if (!available) console.warn('faultline run --backend ssh flags e2e skipped: needs root and openssh-server');
 
-describe.skipIf(!available)('faultline run --backend ssh: flags in, warnings out', () => {
+describeWhen('the faultline run --backend ssh flags e2e', { 'root with openssh-server (/usr/sbin/sshd) and ssh-keygen': sshdAvailable() })('faultline run --backend ssh: flags in, warnings out', () => {
   let fixture: SshdFixture;
 
   beforeAll(async () => {

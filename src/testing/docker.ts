@@ -1,22 +1,20 @@
 // Shared setup of the end-to-end tests that need the docker engine: whether they run, and proof a run left nothing behind.
 import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
-import { describe, expect } from 'vitest';
+import { expect } from 'vitest';
 import { RUN_LABEL, bridgeInterfaceName, type DockerBackend } from '../backends/docker.js';
+import { describeWhen } from './requirements.js';
 
 /** The engine on /var/run/docker.sock, for tests that look at what a run created. */
 export const docker = new Docker();
 
-/**
- * `describe` when the engine answers, and always under CI (which installs the engine, so there a missing one
- * must fail rather than skip); `describe.skip` otherwise.
- */
-export async function describeWithDockerEngine(): Promise<ReturnType<typeof describe.skipIf>> {
+/** `describe` when the engine answers; otherwise skipped, or failed under CI (src/testing/requirements.ts). */
+export async function describeWithDockerEngine(what = 'this docker e2e'): Promise<(title: string, body: () => void) => void> {
   const engineAnswers = await docker.ping().then(
     () => true,
     () => false,
   );
-  return describe.skipIf(!engineAnswers && !process.env.CI);
+  return describeWhen(what, { 'the docker engine (answering on /var/run/docker.sock)': engineAnswers });
 }
 
 /** No container, network or volume labelled with the run remains. */

@@ -1,14 +1,15 @@
 // Proves the etcd target on the local backend (network namespaces on this host, Debian's etcd from the host):
 // a 3-node cluster serves register ops through the gRPC client, names its leader, and survives a killed member.
 import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createLocalBackend } from '../../src/backends/local.js';
 import { clusterFixture, invocationMaker, invokeUntil } from '../../src/testing/cluster.js';
 import { etcdTarget } from './index.js';
+import { describeWhen } from '../../src/testing/requirements.js';
 
 const isRoot = process.getuid?.() === 0;
 // CI runs as root with etcd installed by scripts/setup-docker.sh: there a missing piece is a failure.
-const runIt = (isRoot && existsSync('/usr/bin/etcd')) || process.env.CI ? describe : describe.skip;
+const runIt = describeWhen('the etcd local-backend e2e', { root: isRoot, 'etcd (/usr/bin/etcd, apt-get install etcd-server)': existsSync('/usr/bin/etcd') });
 
 const invocation = invocationMaker();
 

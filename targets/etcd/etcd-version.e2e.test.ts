@@ -1,14 +1,15 @@
 // Proves `version: 3.6` of the etcd target on the local backend: a 3-member cluster of the Go-built etcd 3.6
 // serves register ops, reports 3.6 through its status API, and names one leader.
 import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createLocalBackend } from '../../src/backends/local.js';
 import { clusterFixture, invocationMaker } from '../../src/testing/cluster.js';
 import { etcdBinaryOf, etcdTarget } from './index.js';
+import { describeWhen } from '../../src/testing/requirements.js';
 
 const isRoot = process.getuid?.() === 0;
 // CI builds etcd 3.6 in its set-up (scripts/build-k8s.sh) and installs Debian's etcdctl: a missing one fails there.
-const runIt = (isRoot && existsSync(etcdBinaryOf('3.6')) && existsSync('/usr/bin/etcdctl')) || process.env.CI ? describe : describe.skip;
+const runIt = describeWhen('the etcd 3.6 e2e', { root: isRoot, [`etcd 3.6 (${etcdBinaryOf('3.6')})`]: existsSync(etcdBinaryOf('3.6')), 'etcdctl (/usr/bin/etcdctl)': existsSync('/usr/bin/etcdctl') });
 
 const invocation = invocationMaker();
 

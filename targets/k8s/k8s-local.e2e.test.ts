@@ -2,7 +2,7 @@
 // plane serves the ConfigMap register, survives an apiserver and an etcd member killed separately, serves stale
 // watch-cache reads (labelled and detected) when an apiserver is cut off from etcd, and elects one Lease leader.
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createLocalBackend } from '../../src/backends/local.js';
 import { clusterFixture, invocationMaker, invokeUntil } from '../../src/testing/cluster.js';
 import type { Op } from '../../src/history/types.js';
@@ -11,11 +11,12 @@ import { K8sDb, k8sTarget, kubeConfigFor } from './index.js';
 import { runLeaseElection } from './lease.js';
 import { runWatchCheck } from './watch.js';
 import { staleCacheReads } from './staleness.js';
+import { describeWhen } from '../../src/testing/requirements.js';
 
 const isRoot = process.getuid?.() === 0;
 const missing = missingK8sBinaries();
 // CI builds the binaries in its set-up (scripts/build-k8s.sh): there a missing build is a failure, not a skip.
-const runIt = (isRoot && missing.length === 0) || process.env.CI ? describe : describe.skip;
+const runIt = describeWhen('the k8s local-backend e2e', { root: isRoot, [`the k8s binaries (${missing.join(', ') || 'all present'}; scripts/build-k8s.sh)`]: missing.length === 0 });
 
 const invocation = invocationMaker();
 

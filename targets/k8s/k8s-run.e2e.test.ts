@@ -4,15 +4,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildOnce, describeRun, faultline, leftoversOf, readJsonl } from '../../src/runner/e2e-support.js';
 import { missingK8sBinaries } from './binaries.js';
 import { staleCacheReads } from './staleness.js';
+import { describeWhen } from '../../src/testing/requirements.js';
 
 const isRoot = process.getuid?.() === 0;
 const missing = missingK8sBinaries();
 // CI builds the binaries in its set-up (scripts/build-k8s.sh): there a missing build is a failure, not a skip.
-const runIt = (isRoot && missing.length === 0) || process.env.CI ? describe : describe.skip;
+const runIt = describeWhen('the k8s run e2e', { root: isRoot, [`the k8s binaries (${missing.join(', ') || 'all present'}; scripts/build-k8s.sh)`]: missing.length === 0 });
 
 const store = mkdtempSync(join(tmpdir(), 'flI-k8s-run-'));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
