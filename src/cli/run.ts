@@ -46,6 +46,9 @@ export function register(program: Command): void {
         const verdict = outcome.results.valid === true ? 'valid' : outcome.results.valid === false ? 'INVALID' : 'unknown';
         for (const error of outcome.results.errors) process.stdout.write(`faultline: problem: ${error}\n`);
         for (const warning of outcome.results.warnings ?? []) process.stdout.write(`faultline: warning: ${warning}\n`);
+        // Why a verdict is not valid (the same lines as the report's banner).
+        const { verdictReasons } = await import('../../reports/html.js');
+        for (const reason of verdictReasons(outcome.results)) process.stdout.write(`faultline: why: ${reason}\n`);
         process.stdout.write(`faultline: verdict: ${verdict} (exit ${outcome.exitCode})\n`);
         process.stdout.write(`faultline: results: ${outcome.runDir}\n`);
         process.exitCode = trouble.crashed() ? 2 : outcome.exitCode;
