@@ -5,7 +5,8 @@ import { createRandom, type Generator, type GeneratorContext, type OpRequest } f
 import { bankAccounts, bankGenerator } from '../bank/index.js';
 import { counterGenerator } from '../counter/index.js';
 import { queueGenerator } from '../queue/index.js';
-import { lockGenerator } from './index.js';
+import { defaultSpec } from '../../src/spec/types.js';
+import { lockGenerator, lockTtlMsDefault, lockWorkload } from './index.js';
 
 /** `count` ops for thread 0 (or the given threads in turn), each context with its thread's own seeded stream. */
 function draw(generator: Generator, count: number, seed = 1, threads: number[] = [0]): Array<OpRequest & { atNs: number; thread: number }> {
@@ -60,6 +61,12 @@ describe('lock generator', () => {
     expect(walkAways).toBeGreaterThan(0);
     const writes = ops.filter((op) => op.f === 'write').map((op) => (op.value as { value: string }).value);
     expect(new Set(writes).size).toBe(writes.length);
+  });
+
+  it('takes its lease length from the target option lockTtlMs, and about two clients per lock', () => {
+    const spec = { ...defaultSpec, name: 'lock', seed: 1, concurrency: 6, keys: 5 };
+    expect(lockWorkload.create({ ...spec, targetOptions: { lockTtlMs: 5000 } }).checkContext().options).toEqual({ locks: 3, ttlMs: 5000 });
+    expect(lockWorkload.create(spec).checkContext().options).toEqual({ locks: 3, ttlMs: lockTtlMsDefault });
   });
 
   it('is seeded: the same seed gives the same ops', () => {
