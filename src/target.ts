@@ -12,6 +12,8 @@ import type { Db } from './db.js';
  * - list-append, rw-register: txn {value: [[f, key, v], ...]} (Elle's micro-ops: ['append', k, v] / ['w', k, v] and
  *     ['r', k, null]) -> ok with each read filled in (list-append: the key's list, [] when empty; rw-register: the
  *     value or null); fail when the transaction certainly did not commit (aborted, serialization failure)
+ * - counter: add {value: n} -> ok; read {value: null} -> ok {value: the sum, 0 before any add}
+ * - bank, queue, lock: as their workloads' generators document (workloads/bank, workloads/queue, workloads/lock)
  * Errors: fail only when the op certainly did not take effect (refused before sending, or a definite
  * rejection such as "not leader" before any write); timeouts and lost connections are info.
  */
