@@ -2,12 +2,19 @@
 // list-append and rw-register at each isolation level, checked as README.md states (each level is valid under its
 // own consistency model; anything a serializable check reports is an anomaly that level permits; serializable is
 // valid), serializable stays valid under kills, pauses and clock skew, and bad options are one clear line.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { checkTransactions, prohibitedAnomalies, type ConsistencyModel } from '../../checkers/txn/index.js';
 import { buildOnce, describeRun, faultline, leftoversOf, readJsonl, type CliRun } from '../../src/runner/e2e-support.js';
+import { describeWhen } from '../../src/testing/requirements.js';
+
+const postgresInstalled = existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((version) => existsSync(`/usr/lib/postgresql/${version}/bin/postgres`));
+const describeIfReady = describeWhen('the postgres target e2e', {
+  root: process.getuid?.() === 0,
+  "Debian's PostgreSQL (apt-get install postgresql)": postgresInstalled,
+});
 
 const store = mkdtempSync(join(tmpdir(), 'faultline-e2e-postgres-'));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
@@ -31,7 +38,7 @@ function contendedRun(name: string, workload: string, isolation: string, extra: 
 
 interface Elle { valid: unknown; anomalyTypes: string[]; prohibited: string[]; anomalyCounts: Record<string, number>; txnCount: { ok: number; fail: number; info: number } }
 
-describe('the postgres target', () => {
+describeIfReady('the postgres target', () => {
   for (const workload of ['list-append', 'rw-register'] as const) {
     for (const { isolation, model } of levels) {
       it(`${workload} at ${isolation}: valid as ${model}; a serializable check finds only what ${isolation} permits`, async () => {

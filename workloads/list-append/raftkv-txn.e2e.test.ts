@@ -5,8 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildOnce, describeRun, faultline, leftoversOf, readJsonl } from '../../src/runner/e2e-support.js';
+import { describeWhen } from '../../src/testing/requirements.js';
+
+const describeIfRoot = describeWhen('the raftkv transaction e2e', { root: process.getuid?.() === 0 });
 
 const store = mkdtempSync(join(tmpdir(), 'faultline-e2e-txn-raftkv-'));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
@@ -17,7 +20,7 @@ function elleOf(results: { checkers: Record<string, Record<string, unknown>> } |
   return results?.checkers.elle as { valid: unknown; consistency: string; anomalyTypes: string[]; prohibited: string[]; txnCount: { ok: number } } | undefined;
 }
 
-describe('transaction workloads on raftkv', () => {
+describeIfRoot('transaction workloads on raftkv', () => {
   for (const workload of ['list-append', 'rw-register']) {
     it(`the correct store is strict serializable for ${workload} under partitions, kills, pauses and clock skew`, async () => {
       const run = await faultline([
