@@ -16,8 +16,7 @@ import { UserError } from '../../src/errors.js';
 import { LineDecision, readJsonlHistoryFile, type JsonlLineSelector } from '../../src/history/jsonl.js';
 import { ProcessPairing } from '../../src/history/validate.js';
 import type { Key, Op } from '../../src/history/types.js';
-import { mergeValidity, type Validity } from '../types.js';
-import { checkKeys, KeySplitter, splitHistory, type KeyResult, type LinearizableResult } from './index.js';
+import { checkKeys, KeySplitter, mergeKeyResults, splitHistory, workerStatistics, type KeyResult, type LinearizableResult } from './index.js';
 import type { SearchLimits } from './engine.js';
 import { getModel } from './models.js';
 
@@ -33,6 +32,9 @@ export interface FileCheckRequest {
   limits: SearchLimits;
   /** Read chunk size, for tests that put chunk boundaries anywhere. */
   chunkBytes?: number;
+  /** Stop at the first invalid key, in any thread (see LinearizableOptions.firstViolation). */
+  firstViolation?: boolean;
+  violationFlag?: Int32Array;
 }
 
 /** What one worker sends back. */
@@ -368,7 +370,7 @@ export function runFileCheck(request: FileCheckRequest): FileCheckReply {
   const totalOps = read.totalOps ?? read.history.length;
   const warnings = read.warnings;
   read = undefined;
-  const keys = checkKeys(model, inputs, request.limits);
+  const keys = checkKeys(model, inputs, request.limits, { firstViolation: request.firstViolation, violationFlag: request.violationFlag });
   // First-seen order of keys (as splitHistory orders them over the whole file), for the merge.
   const firstByKey = new Map<Key, number>();
   for (const input of inputs) {
@@ -395,6 +397,9 @@ export interface FileCheckOptions {
   maxConfigurations?: number;
   workers: number;
   chunkBytes?: number;
+  firstViolation?: boolean;
+  /** Told why, when worker threads failed and the caller must read the ordinary way: never silent. */
+  onFallback?: (reason: string) => void;
 }
 
 export interface FileCheckResult {
@@ -421,6 +426,7 @@ export async function checkJsonlFileInParallel(path: string, fileName: string, o
     maxConfigurations: options.maxConfigurations ?? DEFAULT_MAX_CONFIGURATIONS,
   };
   let replies: FileCheckReply[];
+  const violationFlag = new Int32Array(new SharedArrayBuffer(4));
   try {
     replies = await Promise.all(
       Array.from(
@@ -438,6 +444,8 @@ export async function checkJsonlFileInParallel(path: string, fileName: string, o
               nilReadsAny: options.nilReadsAny,
               limits,
               chunkBytes: options.chunkBytes,
+              firstViolation: options.firstViolation,
+              violationFlag,
             };
             // A larger young generation: parsing allocates many short-lived strings and objects, and
             // scavenges that promote the long-lived ops dominate otherwise.
@@ -445,6 +453,7 @@ export async function checkJsonlFileInParallel(path: string, fileName: string, o
             let settled = false;
             thread.once('message', (reply: FileCheckReply) => {
               settled = true;
+              workerStatistics.batchesChecked++;
               resolve(reply);
             });
             thread.once('error', (error) => {
@@ -457,7 +466,8 @@ export async function checkJsonlFileInParallel(path: string, fileName: string, o
           }),
       ),
     );
-  } catch {
+  } catch (error) {
+    options.onFallback?.(`linearizability worker threads failed (${error instanceof Error ? error.message : String(error)}): reading and checking in one thread instead`);
     return undefined;
   }
   return mergeFileReplies(replies, options);
@@ -480,11 +490,9 @@ export function mergeFileReplies(replies: readonly FileCheckReply[], options: { 
   // Stable: partitions of one key keep their order.
   entries.sort((a, b) => a.first - b.first);
   const keys = entries.map((entry) => entry.key);
-  let valid: Validity = true;
-  for (const key of keys) valid = mergeValidity(valid, key.valid);
   const model = getModel(options.model, { initial: options.initial, nilReadsAny: options.nilReadsAny });
   return {
-    result: { valid, model: model.name, keys, opCount: done.reduce((sum, reply) => sum + reply.opCount, 0) },
+    result: mergeKeyResults(model.name, keys, done.reduce((sum, reply) => sum + reply.opCount, 0)),
     events: done[0].totalOps,
     warnings: done[0].warnings,
   };

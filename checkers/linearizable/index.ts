@@ -22,6 +22,11 @@ export interface LinearizableOptions {
   workers?: number;
   /** Cap on configurations kept at once (a memory bound); past it the key is 'unknown'. Default 200000. */
   maxConfigurations?: number;
+  /**
+   * Stop at the first invalid key (as Porcupine does): it is still explained, the keys not yet searched
+   * are 'unknown' with a reason saying so, and the verdict is invalid all the same.
+   */
+  firstViolation?: boolean;
 }
 
 export interface KeyResult {
@@ -32,6 +37,8 @@ export interface KeyResult {
   reason?: string;
   /** Largest number of configurations the search held at once for this key. */
   peakConfigurations?: number;
+  /** An internal error of the checker (the key's verdict is then 'unknown', never a guess). */
+  error?: string;
 }
 
 export interface LinearizableResult extends CheckResult {
@@ -39,6 +46,30 @@ export interface LinearizableResult extends CheckResult {
   model: string;
   keys: KeyResult[];
   opCount: number;
+  /** Set when some key hit an internal error of the checker: the overall verdict is then 'unknown'. */
+  error?: string;
+  /** What the user should hear about, e.g. worker threads that failed (the check then ran in this thread). */
+  warnings?: string[];
+}
+
+/** Counts what the worker threads did in this process, so a test can prove the threads really ran. */
+export const workerStatistics = { batchesChecked: 0 };
+
+/** The reason of a key left unsearched by `firstViolation`. */
+export const NOT_SEARCHED_AFTER_VIOLATION = 'not searched: stopped at the first invalid key (--first-violation)';
+
+/** Merges the keys' verdicts; an internal error on any key makes the whole verdict 'unknown', with the error. */
+export function mergeKeyResults(model: string, keys: KeyResult[], opCount: number, warnings: readonly string[] = []): LinearizableResult {
+  let valid: Validity = true;
+  for (const key of keys) valid = mergeValidity(valid, key.valid);
+  const result: LinearizableResult = { valid, model, keys, opCount };
+  const errors = keys.filter((key) => key.error !== undefined);
+  if (errors.length > 0) {
+    result.valid = 'unknown';
+    result.error = `${errors[0].error}${errors.length > 1 ? ` (and ${errors.length - 1} more keys)` : ''}`;
+  }
+  if (warnings.length > 0) result.warnings = [...warnings];
+  return result;
 }
 
 const DEFAULT_MAX_CONFIGURATIONS = 200_000;
@@ -178,7 +209,19 @@ function toKeyResult(result: KeySearchResult): KeyResult {
  * shared by its searches; an invalid key is explained at once, while they are at hand, so only one
  * key's structures are alive at a time.
  */
-export function checkKeys(model: Model, inputs: readonly KeyInput[], limits: SearchLimits): KeyResult[] {
+export function checkKeys(
+  model: Model,
+  inputs: readonly KeyInput[],
+  limits: SearchLimits,
+  options: { firstViolation?: boolean; violationFlag?: Int32Array } = {},
+  search: typeof searchKey = searchKey,
+): KeyResult[] {
+  const searchKey = search;
+  // With firstViolation, another thread's violation counts too (a shared flag the threads set).
+  const stopped = (): boolean => options.firstViolation === true && options.violationFlag !== undefined && Atomics.load(options.violationFlag, 0) !== 0;
+  const noteViolation = (): void => {
+    if (options.violationFlag) Atomics.store(options.violationFlag, 0, 1);
+  };
   // Breadth-first gives up early, first at a fortieth of the cap (most keys need far less), then at a
   // quarter: past that, depth-first is usually faster.
   const quickLimits = { ...limits, maxConfigurations: Math.max(1, Math.floor(limits.maxConfigurations / 40)) };
@@ -186,14 +229,28 @@ export function checkKeys(model: Model, inputs: readonly KeyInput[], limits: Sea
   const strategies: SearchStrategy[] = inputs.map(() => 'frontier');
   const explained: (KeyResult | undefined)[] = inputs.map(() => undefined);
   const explain = (i: number, result: KeySearchResult, prepared: PreparedKey | undefined): KeyResult => {
+    noteViolation();
     const again = searchKey(model, inputs[i], strategies[i] === 'frontier' ? breadthLimits : limits, true, strategies[i], prepared);
     if (again.valid === false) return toKeyResult(again);
-    return toKeyResult({ ...result, reason: 'the search to explain the violation ran out of budget' });
+    if (again.valid === 'unknown' && again.limit !== undefined) {
+      // The violation stands (the first search proved it); only its explanation is missing.
+      return toKeyResult({ ...result, reason: `no counterexample: the search to explain the violation stopped (${again.reason ?? again.limit})` });
+    }
+    // The same search, recording paths, must reach the same verdict: if not, the engine is wrong somewhere,
+    // and neither answer can be trusted.
+    const error = `internal error: the ${strategies[i]} search found key ${JSON.stringify(inputs[i].key)} not linearizable, but the same search recording paths found it ${again.valid === true ? 'linearizable' : `'${String(again.valid)}' (${again.reason ?? 'no reason'})`}`;
+    return { key: result.key, valid: 'unknown', ops: result.ops, peakConfigurations: result.peakConfigurations, reason: error, error };
   };
+  const unsearched = (input: KeyInput): KeySearchResult => ({ key: input.key, valid: 'unknown', ops: input.ops.length, reason: NOT_SEARCHED_AFTER_VIOLATION, peakConfigurations: 0 });
+  let violated = false;
   const results: KeySearchResult[] = inputs.map((input, i) => {
+    if (options.firstViolation && (violated || stopped())) return unsearched(input);
     const prepared = prepareKey(model, input);
     const result = firstSearch(i, input, prepared);
-    if (result.valid === false) explained[i] = explain(i, result, prepared);
+    if (result.valid === false) {
+      violated = true;
+      explained[i] = explain(i, result, prepared);
+    }
     return result;
   });
   function firstSearch(i: number, input: KeyInput, prepared: PreparedKey): KeySearchResult {
@@ -216,6 +273,10 @@ export function checkKeys(model: Model, inputs: readonly KeyInput[], limits: Sea
   const hard = inputs.map((_, i) => i).filter((i) => results[i].valid === 'unknown' && results[i].limit === 'memory');
   hard.forEach((i, position) => {
     const violated = results.some((result) => result.valid === false);
+    if (options.firstViolation && (violated || stopped())) {
+      results[i] = unsearched(inputs[i]);
+      return;
+    }
     const prepared = prepareKey(model, inputs[i]);
     if (!violated) {
       results[i] = searchKey(model, inputs[i], breadthLimits, false, 'frontier', prepared);
@@ -256,6 +317,9 @@ export interface WorkerRequest {
   nilReadsAny?: boolean;
   limits: SearchLimits;
   inputs: KeyInput[];
+  firstViolation?: boolean;
+  /** One Int32 the threads set when a key is invalid (a SharedArrayBuffer: every thread sees it). */
+  violationFlag?: Int32Array;
 }
 
 async function checkInWorkers(options: LinearizableOptions & { model: string }, inputs: KeyInput[], limits: SearchLimits, workerCount: number, script: URL): Promise<KeyResult[]> {
@@ -270,18 +334,20 @@ async function checkInWorkers(options: LinearizableOptions & { model: string }, 
     lightest.load += input.events.length;
   }
   const results: KeyResult[] = new Array(inputs.length);
+  const violationFlag = new Int32Array(new SharedArrayBuffer(4));
   await Promise.all(
     batches
       .filter((batch) => batch.inputs.length > 0)
       .map(
         (batch) =>
           new Promise<void>((resolve, reject) => {
-            const request: WorkerRequest = { model: options.model, initial: options.initial, nilReadsAny: options.nilReadsAny, limits, inputs: batch.inputs };
+            const request: WorkerRequest = { model: options.model, initial: options.initial, nilReadsAny: options.nilReadsAny, limits, inputs: batch.inputs, firstViolation: options.firstViolation, violationFlag };
             const worker = new Worker(script, { workerData: request });
             let settled = false;
             worker.once('message', (message: KeyResult[]) => {
               settled = true;
               message.forEach((result, i) => (results[batch.positions[i]] = result));
+              workerStatistics.batchesChecked++;
               resolve();
             });
             worker.once('error', (error) => {
@@ -310,19 +376,21 @@ export async function checkLinearizable(history: History, options: LinearizableO
   const wanted = options.workers ?? (opCount >= WORKER_MIN_OPS ? availableParallelism() : 0);
   const workerCount = Math.min(wanted, inputs.length);
   let keys: KeyResult[];
+  const warnings: string[] = [];
+  const keyOptions = { firstViolation: options.firstViolation };
   if (script && workerCount >= 2 && typeof options.model === 'string') {
     try {
       keys = await checkInWorkers({ ...options, model: options.model }, inputs, limits, workerCount, script);
-    } catch {
-      // Threads unavailable (or a worker died): the same search in this thread gives the same answer.
-      keys = checkKeys(model, inputs, limits);
+    } catch (error) {
+      // Threads unavailable (or a worker died): the same search in this thread gives the same answer,
+      // but a failing thread is a bug or a broken machine, which the user must hear of.
+      warnings.push(`linearizability worker threads failed (${error instanceof Error ? error.message : String(error)}): checked in one thread instead`);
+      keys = checkKeys(model, inputs, limits, keyOptions);
     }
   } else {
-    keys = checkKeys(model, inputs, limits);
+    keys = checkKeys(model, inputs, limits, keyOptions);
   }
-  let valid: Validity = true;
-  for (const key of keys) valid = mergeValidity(valid, key.valid);
-  return { valid, model: model.name, keys, opCount };
+  return mergeKeyResults(model.name, keys, opCount, warnings);
 }
 
 /** The checker for composition: options from the call, overridden by the check context's. */

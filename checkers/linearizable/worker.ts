@@ -10,5 +10,5 @@ if ('kind' in request && request.kind === 'file') {
 } else {
   const batch = request as WorkerRequest;
   const model = getModel(batch.model, { initial: batch.initial, nilReadsAny: batch.nilReadsAny });
-  parentPort?.postMessage(checkKeys(model, batch.inputs, batch.limits));
+  parentPort?.postMessage(checkKeys(model, batch.inputs, batch.limits, { firstViolation: batch.firstViolation, violationFlag: batch.violationFlag }));
 }

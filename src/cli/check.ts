@@ -29,6 +29,7 @@ export interface CheckCommandOptions {
   independent?: boolean;
   json?: boolean;
   consistency?: string;
+  firstViolation?: boolean;
 }
 
 /** Above this many keys the text report lists counts and only the keys that are not valid. */
@@ -49,6 +50,7 @@ export function register(program: Command): void {
     .option('--independent', 'split jepsen.independent [key value] tuples (default: detect)')
     .option('--no-independent', 'never split [key value] tuples')
     .option('--json', 'print the result as JSON')
+    .option('--first-violation', 'stop at the first invalid key, as Porcupine does (keys not yet searched are unknown; the verdict is invalid all the same)')
     .action(async (historyPath: string, options: CheckCommandOptions) => {
       process.exitCode = await runCheck(historyPath, options);
     });
@@ -149,10 +151,15 @@ function runTxnCheck(historyPath: string, workload: TxnWorkload, consistencyName
     if (error instanceof TransactionFormatError) throw new UserError(`${read.file}: ${error.message}`);
     throw error;
   }
+  // The stats rule, as for the other models: an empty or all-fail history is not a pass.
+  const counter = new FunctionOutcomeCounter();
+  for (const op of read.history) counter.add(op.process, op.type, op.f);
+  const stats = judgeFunctionStats(counter.counts(), statsRulesForModel(workload));
+  const judged = { ...result, valid: mergeValidity(result.valid, stats.valid), notes: stats.reason ? [...result.notes, `stats: ${stats.reason}`] : result.notes, stats };
   if (process.env.FAULTLINE_BENCH === '1') process.stderr.write(`faultline-bench: ${JSON.stringify({ maxRssKB: process.resourceUsage().maxRSS })}\n`);
-  if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else process.stdout.write(`history: ${read.file} (${read.history.length} events)\n${renderTxnResultText(result)}`);
-  return exitCodeOf(result.valid);
+  if (options.json) process.stdout.write(`${JSON.stringify(judged)}\n`);
+  else process.stdout.write(`history: ${read.file} (${read.history.length} events)\n${renderTxnResultText(judged)}`);
+  return exitCodeOf(judged.valid);
 }
 
 /** Runs the check and prints the report; returns the exit code (0 valid, 1 invalid, 3 unknown). */
@@ -174,6 +181,7 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
   const checkOptions = {
     ...(initialFlag || 'initial' in defaults ? { initial } : {}),
     ...(nilReadsAny !== undefined ? { nilReadsAny } : {}),
+    ...(options.firstViolation ? { firstViolation: true } : {}),
     timeoutMs,
   };
 
@@ -184,7 +192,12 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
   const bigEnough = workers !== undefined || fileBytes(resolved.file) >= parallelMinBytes;
   if (model !== undefined && resolved.format === 'jsonl' && options.independent !== true && parallelWorkers >= 2 && bigEnough) {
     const started = performance.now();
-    const parallel = await checkJsonlFileInParallel(resolved.file, resolved.file, { model, ...checkOptions, workers: parallelWorkers });
+    const parallel = await checkJsonlFileInParallel(resolved.file, resolved.file, {
+      model,
+      ...checkOptions,
+      workers: parallelWorkers,
+      onFallback: (reason) => process.stderr.write(`faultline: warning: ${reason}\n`),
+    });
     if (parallel) {
       const warnings = [...parallel.warnings];
       if (parallel.events === 0) warnings.push(`${resolved.file}: the history holds no operations`);
@@ -245,6 +258,9 @@ function report(
   options: CheckCommandOptions,
   timing: { readMs: number; checkMs: number; parallel: boolean },
 ): number {
+  // Never silent: a failed worker thread, or an internal error that made the verdict unknown.
+  for (const warning of result.warnings ?? []) process.stderr.write(`faultline: warning: ${warning}\n`);
+  if (result.error !== undefined) process.stderr.write(`faultline: ${result.error}\n`);
   if (process.env.FAULTLINE_BENCH === '1') {
     // Peak RSS (kilobytes) for machines without /usr/bin/time. In parallel mode reading and checking overlap: all in checkMs.
     const phases = { readMs: Math.round(timing.readMs), checkMs: Math.round(timing.checkMs), parallel: timing.parallel, maxRssKB: process.resourceUsage().maxRSS };
