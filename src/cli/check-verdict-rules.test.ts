@@ -1,6 +1,7 @@
 // Proves `faultline check` applies the stats rule through the built CLI: an empty history, one where every op
-// failed, and one whose reads never succeeded exit 3 (unknown) with the reason, in text, in JSON and on the
-// parallel file path alike; an all-fail cas does not count against a cas-register history; invalid stays 1.
+// failed, and one whose reads never succeeded exit 3 (unknown) with the reason, in text, in JSON, on the parallel
+// file path and for the transactional models alike; an all-fail cas does not count against a cas-register
+// history; invalid stays 1.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,6 +93,20 @@ describe('faultline check: the stats rule', () => {
     ]), '--model', 'cas-register', '--initial', 'null');
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).not.toMatch(/^stats:/m);
+  });
+
+  it('exits 3 on an empty or all-fail list-append history (the transactional checker alone calls it valid)', () => {
+    const empty = join(directory, 'empty-txn.jsonl');
+    writeFileSync(empty, '');
+    const emptyResult = check(empty, '--model', 'list-append');
+    expect(emptyResult.status, emptyResult.stderr).toBe(3);
+    expect(emptyResult.stdout).toMatch(/^note: stats: the history holds no client operations/m);
+    expect(emptyResult.stdout).toMatch(/^overall: UNKNOWN$/m);
+    const failed = join(directory, 'failed-txn.jsonl');
+    writeFileSync(failed, '{"process":0,"type":"invoke","f":"txn","value":[["append",1,1]],"time":0}\n{"process":0,"type":"fail","f":"txn","value":[["append",1,1]],"time":1}\n');
+    const json = check(failed, '--model', 'list-append', '--json');
+    expect(json.status, json.stderr).toBe(3);
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: 'unknown', stats: { valid: 'unknown', reason: expect.stringMatching(/none of its 1 client operation succeeded/) } });
   });
 
   it('exits 1, not 3, on an invalid history whose writes all failed (false beats unknown)', () => {
