@@ -1,7 +1,7 @@
 // Proves the WAL's recovery rules on real files: entries replay in order with overwrites, a torn tail is cut
 // off (and only the tail), damage before an intact record or in the snapshot file refuses to start (naming
 // file and offset), and a snapshot record drops the entries it covers.
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -171,6 +171,26 @@ describe('write-ahead log', () => {
     await expect(startServer(options)).rejects.toBeInstanceOf(StorageCorruptionError);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`n1 fatal: refusing to start: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: corrupt at byte 0 `));
+  });
+
+  it('writes nothing more after a failed write, so a half-written record stays the torn tail', async () => {
+    const directory = freshDirectory();
+    // Every write to /dev/full fails with ENOSPC, as on a full data volume.
+    symlinkSync('/dev/full', join(directory, walFileName));
+    const errors: string[] = [];
+    let durableCount = 0;
+    const wal = await WriteAheadLog.open(directory, { onError: (error) => errors.push((error as NodeJS.ErrnoException).code ?? error.message) });
+    wal.append({ term: 1, votedFor: 'n1' }, [], () => durableCount++);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(errors).toEqual(['ENOSPC']);
+    wal.afterQueued(() => durableCount++);
+    expect(wal.idle).toBe(false);
+    wal.append(null, [{ index: 1, term: 1, data: 'after' }], () => durableCount++);
+    wal.afterQueued(() => durableCount++);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(errors).toEqual(['ENOSPC']);
+    expect(durableCount).toBe(0);
+    await wal.close();
   });
 
   it('forgets the vote under the forget-vote bug', async () => {

@@ -215,6 +215,11 @@ export class WriteAheadLog {
   private queue: WriteJob[] = [];
   private writing = false;
   private lazyTimer: NodeJS.Timeout | null = null;
+  /**
+   * The first write error. Nothing is written after it: a write that failed half-way (ENOSPC) leaves a torn
+   * record, which recovery may cut only while it is the last thing in the file.
+   */
+  private failure: Error | null = null;
   /** Durable writes done, and records they covered: how well group commit batches. */
   syncs = 0;
   recordsWritten = 0;
@@ -240,9 +245,9 @@ export class WriteAheadLog {
     return this.options.lazy ? base : base | fsConstants.O_DSYNC;
   }
 
-  /** Whether nothing is queued or being written: a message can leave at once. */
+  /** Whether nothing is queued or being written: a message can leave at once (never after a failed write). */
   get idle(): boolean {
-    return !this.writing && this.queue.length === 0;
+    return !this.failure && !this.writing && this.queue.length === 0;
   }
 
   /**
@@ -264,6 +269,7 @@ export class WriteAheadLog {
 
   /** Runs `callback` after everything queued so far is durable (at once when nothing is queued). */
   afterQueued(callback: () => void): void {
+    if (this.failure) return;
     if (this.idle || this.options.lazy) {
       callback();
       return;
@@ -336,12 +342,14 @@ export class WriteAheadLog {
   }
 
   private kick(): void {
-    if (this.writing || this.queue.length === 0 || this.descriptor === null) return;
+    if (this.failure || this.writing || this.queue.length === 0 || this.descriptor === null) return;
     const job = this.queue.shift()!;
     this.writing = true;
     const finish = (error: Error | null) => {
       this.writing = false;
       if (error) {
+        this.failure = error;
+        this.queue = [];
         this.options.onError(error);
         return;
       }
