@@ -10,6 +10,7 @@ import { generateRegisterHistory, type GeneratedHistoryOptions } from '../bench/
 import { readHistoryFile } from '../../src/history/read.js';
 import { mergeFileReplies, runFileCheck, type FileCheckResult } from './file.js';
 import { checkLinearizable } from './index.js';
+import { countFunctionOutcomesInFile } from '../stats/file.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'faultline-file-check-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -65,6 +66,8 @@ describe('parallel file check agrees with one thread', () => {
       const path = writeLines(generatedLines({ ops: 3000, keys, processes: 8, seed, infoRate: 0.03, failRate: 0.01, staleReads }));
       const whole = await expectSameAsOneThread(path, workers);
       expect(whole.result.valid).toBe(staleReads === 0 ? true : false);
+      // The stats rule's counts come from the workers, with no second pass over the file: the same as that pass.
+      expect(checkSplit(path, workers)!.functionCounts).toEqual(countFunctionOutcomesInFile(path));
     });
   }
 

@@ -17,7 +17,7 @@ import { LineDecision, readJsonlHistoryFile, type JsonlLineSelector } from '../.
 import { ProcessPairing } from '../../src/history/validate.js';
 import type { Key, Op } from '../../src/history/types.js';
 import { checkKeys, KeySplitter, mergeKeyResults, splitHistory, workerStatistics, type KeyResult, type LinearizableResult } from './index.js';
-import type { SearchLimits } from './engine.js';
+import type { KeyInput, SearchLimits } from './engine.js';
 import { getModel } from './models.js';
 
 export interface FileCheckRequest {
@@ -37,9 +37,12 @@ export interface FileCheckRequest {
   violationFlag?: Int32Array;
 }
 
+/** Per f, how the client ops ended (the stats rule's counts: invocations, ok, fail, info, never completed). */
+export type FunctionCounts = Record<string, { count: number; ok: number; fail: number; info: number; incomplete: number }>;
+
 /** What one worker sends back. */
 export type FileCheckReply =
-  | { kind: 'done'; keys: KeyResult[]; firstIndexes: number[]; opCount: number; totalOps: number; warnings: string[] }
+  | { kind: 'done'; keys: KeyResult[]; firstIndexes: number[]; opCount: number; totalOps: number; warnings: string[]; functionCounts: FunctionCounts }
   | { kind: 'user-error'; message: string; line: number }
   | { kind: 'fallback'; reason: string };
 
@@ -379,7 +382,20 @@ export function runFileCheck(request: FileCheckRequest): FileCheckReply {
     if (known === undefined || first < known) firstByKey.set(input.key, first);
   }
   const opCount = inputs.reduce((sum, input) => sum + input.ops.length, 0);
-  return { kind: 'done', keys, firstIndexes: inputs.map((input) => firstByKey.get(input.key)!), opCount, totalOps, warnings };
+  return { kind: 'done', keys, firstIndexes: inputs.map((input) => firstByKey.get(input.key)!), opCount, totalOps, warnings, functionCounts: countFunctions(inputs) };
+}
+
+/** The stats rule's counts over this worker's ops (each client op is owned by exactly one worker), so the file needs no second pass. */
+function countFunctions(inputs: readonly KeyInput[], into: FunctionCounts = {}): FunctionCounts {
+  for (const input of inputs) {
+    for (const op of input.ops) {
+      const counts = (into[op.f] ??= { count: 0, ok: 0, fail: 0, info: 0, incomplete: 0 });
+      counts.count++;
+      if (op.completionIndex < 0) counts.incomplete++;
+      else counts[op.outcome]++;
+    }
+  }
+  return into;
 }
 
 /** The compiled worker script, when running from dist/ (under vitest on .ts sources there is none). */
@@ -404,6 +420,8 @@ export interface FileCheckOptions {
 
 export interface FileCheckResult {
   result: LinearizableResult;
+  /** Per f, how the client ops ended, summed over the workers. */
+  functionCounts: FunctionCounts;
   /** Ops in the file (every line that holds one). */
   events: number;
   warnings: string[];
@@ -493,7 +511,23 @@ export function mergeFileReplies(replies: readonly FileCheckReply[], options: { 
   const model = getModel(options.model, { initial: options.initial, nilReadsAny: options.nilReadsAny });
   return {
     result: mergeKeyResults(model.name, keys, done.reduce((sum, reply) => sum + reply.opCount, 0)),
+    functionCounts: sumFunctionCounts(done.map((reply) => reply.functionCounts)),
     events: done[0].totalOps,
     warnings: done[0].warnings,
   };
+}
+
+function sumFunctionCounts(parts: readonly FunctionCounts[]): FunctionCounts {
+  const sum: FunctionCounts = {};
+  for (const part of parts) {
+    for (const [f, counts] of Object.entries(part)) {
+      const total = (sum[f] ??= { count: 0, ok: 0, fail: 0, info: 0, incomplete: 0 });
+      total.count += counts.count;
+      total.ok += counts.ok;
+      total.fail += counts.fail;
+      total.info += counts.info;
+      total.incomplete += counts.incomplete;
+    }
+  }
+  return sum;
 }

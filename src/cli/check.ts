@@ -14,7 +14,6 @@ import {
 import { checkJsonlFileInParallel } from '../../checkers/linearizable/file.js';
 import { mergeValidity, type Validity } from '../../checkers/types.js';
 import { checkTransactions, consistencyModels, isConsistencyModel, renderTxnResultText, TransactionFormatError, txnWorkloads, type ConsistencyModel, type TxnWorkload } from '../../checkers/txn/index.js';
-import { countFunctionOutcomesInFile } from '../../checkers/stats/file.js';
 import { FunctionOutcomeCounter, judgeFunctionStats, statsRulesForModel, type StatsVerdict } from '../../checkers/stats/index.js';
 import { ExitCode, UserError } from '../errors.js';
 import { readHistoryFile, resolveHistoryFile } from '../history/read.js';
@@ -202,8 +201,8 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
       const warnings = [...parallel.warnings];
       if (parallel.events === 0) warnings.push(`${resolved.file}: the history holds no operations`);
       for (const warning of warnings) process.stderr.write(`faultline: warning: ${warning}\n`);
-      // The stats rule can only lower a valid verdict, and the file was never held here: count it only then.
-      const judged = parallel.result.valid === true ? withStatsRule(parallel.result, countFunctionOutcomesInFile(resolved.file), model) : parallel.result;
+      // The stats rule can only lower a valid verdict; the workers counted the outcomes as they read.
+      const judged = parallel.result.valid === true ? withStatsRule(parallel.result, parallel.functionCounts, model) : parallel.result;
       return report(judged, resolved.file, parallel.events, { initial, nilReadsAny }, options, { readMs: 0, checkMs: performance.now() - started, parallel: true });
     }
   }
