@@ -92,6 +92,27 @@ describe('nemesis registry and composition', () => {
     expect(calls).toHaveLength(3);
   });
 
+  it('a heal that fails on one node completes with an error, not as a heal (partition, pause)', async () => {
+    const calls: string[] = [];
+    const test = context(calls);
+    // n2 refuses every command from now on, as a node whose iptables is locked or whose process is gone would.
+    const exec = test.backend.exec;
+    test.backend = { ...test.backend, exec: async (node, argv, options) => (node.name === 'n2' ? Promise.reject(new Error('n2: command failed')) : exec(node, argv, options)) };
+    const db = { clockSkewable: true, pause: async () => {}, resume: async (_test: TestContext, node: Node) => {
+      if (node.name === 'n2') throw new Error('no such process');
+    } } as unknown as Db;
+    const nemesis = composeNemeses(createNemesisPackages(['partition', 'pause']));
+    const partitionHeal = await nemesis.invoke(test, db, invoke('stop-partition', null));
+    expect(partitionHeal.type).toBe('info');
+    expect(partitionHeal.error).toMatch(/^heal incomplete: n2: .*command failed/);
+    await nemesis.invoke(test, db, invoke('pause', { targets: 'all', seed: 1 }));
+    const pauseHeal = await nemesis.invoke(test, db, invoke('resume', null));
+    expect(pauseHeal.error).toMatch(/^heal incomplete: n2: no such process/);
+    // A start keeps its own completion: partial starts carry their errors in the value, as before.
+    const start = await nemesis.invoke(test, db, invoke('start-partition', { mode: 'halves', seed: 1 }));
+    expect(start.error).toBeUndefined();
+  });
+
   it('writes libfaketime offsets in seconds', () => {
     expect(formatOffset(0)).toBe('+0');
     expect(formatOffset(1500)).toBe('+1.5');
