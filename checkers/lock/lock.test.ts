@@ -160,6 +160,21 @@ describe('lock checker', () => {
     });
   });
 
+  it('in fencing mode reports overlaps without judging them, and still fails on a stale write', async () => {
+    const overlapping: TimedOp[] = [
+      { process: 0, f: 'acquire', value: null, invokeAt: 0, completeAt: 1, result: { token: 1, ttlMs: 10 } },
+      { process: 1, f: 'acquire', value: null, invokeAt: 2, completeAt: 3, result: { token: 2, ttlMs: 10 } },
+      { process: 1, f: 'write', value: { token: 2, value: 'b' }, invokeAt: 4, completeAt: 5 },
+      { process: 0, f: 'write', value: { token: 1, value: 'a' }, invokeAt: 5, completeAt: 6, type: 'fail' },
+    ];
+    const read = (writes: unknown[]): TimedOp => ({ process: 2, f: 'read', value: null, invokeAt: 9, completeAt: 10, result: writes, invokeExtra: { final: true } });
+    const fenced = await lockChecker({ overlapsInvalid: false }).check({}, historyOf([...overlapping, read([[2, 'b']])]));
+    expect(fenced).toMatchObject({ valid: true, overlapCount: 1, staleWriteCount: 0 });
+    expect((await lockChecker().check({}, historyOf([...overlapping, read([[2, 'b']])]))).valid).toBe(false);
+    const stale = await lockChecker({ overlapsInvalid: false }).check({}, historyOf([...overlapping, read([[2, 'b'], [1, 'a']])]));
+    expect(stale).toMatchObject({ valid: false, staleWriteCount: 1 });
+  });
+
   it('lets a holding end at its lease lapse, so a later holder after it is no overlap', async () => {
     const ops: TimedOp[] = [
       { process: 0, f: 'acquire', value: null, invokeAt: 0, completeAt: 1, result: { token: 1, ttlMs: 5 } },

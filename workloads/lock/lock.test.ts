@@ -65,8 +65,8 @@ describe('lock generator', () => {
 
   it('takes its lease length from the target option lockTtlMs, and about two clients per lock', () => {
     const spec = { ...defaultSpec, name: 'lock', seed: 1, concurrency: 6, keys: 5 };
-    expect(lockWorkload.create({ ...spec, targetOptions: { lockTtlMs: 5000 } }).checkContext().options).toEqual({ locks: 3, ttlMs: 5000 });
-    expect(lockWorkload.create(spec).checkContext().options).toEqual({ locks: 3, ttlMs: lockTtlMsDefault });
+    expect(lockWorkload.create({ ...spec, targetOptions: { lockTtlMs: 5000, lockMode: 'fencing' } }).checkContext().options).toEqual({ locks: 3, ttlMs: 5000, mode: 'fencing' });
+    expect(lockWorkload.create(spec).checkContext().options).toEqual({ locks: 3, ttlMs: lockTtlMsDefault, mode: 'mutual-exclusion' });
   });
 
   it('is seeded: the same seed gives the same ops', () => {
