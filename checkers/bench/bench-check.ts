@@ -2,8 +2,10 @@
 // histories and prints one JSON object per case: name, ops, keys, processes, ms, peakRssMB, verdict, and the
 // CLI's own split of the time into readMs and checkMs. On every cas-register JSONL case it also times a small
 // Porcupine checker (checkers/bench/porcupine, built with `go build` into .bench/) on the same file, adding
-// porcupineMs, porcupinePeakRssMB, porcupineVerdict and ratio (Faultline's time / Porcupine's); two definite
-// verdicts that differ fail the benchmark (exit 1). Without Go it says so and times Faultline alone.
+// porcupineMs, porcupinePeakRssMB, porcupineVerdict and ratio (Faultline's time / Porcupine's), and on an
+// invalid case Faultline again with --first-violation (firstViolationMs, firstViolationRatio), since
+// Porcupine stops at the first illegal key; two definite verdicts that differ fail the benchmark (exit 1).
+// Without Go it says so and times Faultline alone.
 //
 // Usage: node dist/checkers/bench/bench-check.js [name-filter]   (FAULTLINE_BENCH_MAX_OPS=N skips larger cases;
 // FAULTLINE_BENCH_PORCUPINE_MAX_MB=N, default 4096, kills a Porcupine run past N MB of RSS: on one key with
@@ -179,7 +181,9 @@ function runChild(args: string[], program: string = process.execPath, maxMB?: nu
             const totalKB = pids.reduce((sum, pid) => sum + residentKB(pid), 0);
             if (totalKB > maxMB * 1024) {
               overMemoryCap = true;
-              for (const pid of pids.reverse()) {
+              // The program only, when /usr/bin/time runs it: time then still reports its peak RSS.
+              const victims = pids.length > 1 ? pids.slice(1) : pids;
+              for (const pid of victims) {
                 try {
                   process.kill(pid, 'SIGKILL');
                 } catch {
@@ -258,18 +262,23 @@ function buildPorcupine(): { binary: string } | { skipped: string } {
 /** Porcupine on the same file; its verdict, as for Faultline, is the JSON line cross-checked with the exit code. */
 async function runPorcupine(binary: string, file: string): Promise<Record<string, unknown>> {
   const outcome = await runChild(['-timeout', checkTimeout, file], binary, porcupineMaxMB);
-  let valid: unknown;
+  let reported: { valid?: unknown; readMs?: number; checkMs?: number } = {};
   try {
-    valid = (JSON.parse(outcome.stdout) as { valid?: unknown }).valid;
+    reported = JSON.parse(outcome.stdout) as typeof reported;
   } catch {
     // Not JSON: reported as an error below.
   }
-  const verdict = outcome.overMemoryCap ? `out of memory (killed past ${porcupineMaxMB} MB)` : verdictOf(outcome, valid);
-  return { porcupineMs: Math.round(outcome.ms), porcupinePeakRssMB: outcome.peakRssMB, porcupineVerdict: verdict };
+  const verdict = outcome.overMemoryCap ? `out of memory (killed past ${porcupineMaxMB} MB)` : verdictOf(outcome, reported.valid);
+  return {
+    porcupineMs: Math.round(outcome.ms),
+    porcupinePeakRssMB: outcome.peakRssMB,
+    porcupineVerdict: verdict,
+    ...(reported.readMs !== undefined ? { porcupineReadMs: reported.readMs, porcupineCheckMs: reported.checkMs } : {}),
+  };
 }
 
-async function runCase(benchCase: BenchCase): Promise<Record<string, unknown>> {
-  const outcome = await runChild([cli, 'check', benchCase.file, '--model', benchCase.model, '--timeout', checkTimeout, '--json', ...benchCase.extraArgs]);
+async function runCase(benchCase: BenchCase, extraArgs: string[] = []): Promise<Record<string, unknown>> {
+  const outcome = await runChild([cli, 'check', benchCase.file, '--model', benchCase.model, '--timeout', checkTimeout, '--json', ...benchCase.extraArgs, ...extraArgs]);
   let ops: number | undefined;
   let unknownReason: string | undefined;
   let valid: unknown;
@@ -316,6 +325,15 @@ async function main(): Promise<void> {
         if (!line.sameVerdict) disagreements.push(benchCase.name);
         // Below 1: Faultline is faster.
         line.ratio = Number(((line.ms as number) / (other.porcupineMs as number)).toFixed(2));
+      }
+      if (benchCase.expected === 'invalid') {
+        // Porcupine stops at the first illegal key; so does Faultline when asked.
+        const first = await runCase(benchCase, ['--first-violation']);
+        line.firstViolationMs = first.ms;
+        line.firstViolationPeakRssMB = first.peakRssMB;
+        line.firstViolationVerdict = first.verdict;
+        if (first.verdict !== line.verdict) disagreements.push(`${benchCase.name} --first-violation`);
+        if (typeof other.porcupineMs === 'number' && line.ratio !== undefined) line.firstViolationRatio = Number(((first.ms as number) / other.porcupineMs).toFixed(2));
       }
     }
     process.stdout.write(`${JSON.stringify(line)}\n`);
