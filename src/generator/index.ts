@@ -227,6 +227,38 @@ export function reserve(groups: ReadonlyArray<{ threads: number; generator: Gene
   };
 }
 
+/** A first-in first-out queue of dealt ops: taking from the front is O(1), even for a long queue. */
+class DealtQueue {
+  private items: Array<{ op: OpRequest; delayNs: number }> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: { op: OpRequest; delayNs: number }): void {
+    this.items.push(item);
+  }
+
+  shift(): { op: OpRequest; delayNs: number } | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head++];
+    // Drop the taken prefix when the queue empties, or once it is large and half the array, so memory follows
+    // what is still queued without copying on every take.
+    if (this.head === this.items.length) this.clear();
+    else if (this.head > 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
 /** A generator dealt to threads in a fixed order; `retire` drops a thread whose worker ended (no more questions). */
 export interface DealtGenerator extends Generator {
   retire(thread: Thread): void;
@@ -245,7 +277,7 @@ export interface DealtGenerator extends Generator {
  */
 export function dealt(threads: readonly number[], random: Random, generator: Generator, leadMax = 100_000): DealtGenerator {
   /** Each dealt op keeps how long after its question it was due (e.g. a lock workload's pause before an acquire). */
-  const queues = new Map<Thread, Array<{ op: OpRequest; delayNs: number }>>(threads.map((thread) => [thread, []]));
+  const queues = new Map<Thread, DealtQueue>(threads.map((thread) => [thread, new DealtQueue()]));
   const streams = new Map<Thread, Random>(threads.map((thread) => [thread, random.fork(`deal:${thread}`)]));
   const live = new Set<Thread>(threads);
   let turn = 0;
@@ -281,7 +313,7 @@ export function dealt(threads: readonly number[], random: Random, generator: Gen
     },
     retire(thread) {
       live.delete(thread);
-      queues.get(thread)?.splice(0);
+      queues.get(thread)?.clear();
     },
   };
 }

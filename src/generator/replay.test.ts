@@ -98,6 +98,18 @@ describe('dealt', () => {
     expect(generator.next(context(0, 5e9))).toMatchObject({ type: 'op', atNs: 5e9 + 7e6 });
   });
 
+  it('a long queue drains in order (a thread that fell far behind catches up)', () => {
+    let counter = 0;
+    const generator = dealt([0, 1], createRandom(1), repeat(() => ({ f: 'add', value: counter++ })));
+    const context = (thread: number) => ({ timeNs: 0, thread, process: thread, threads: [0, 1], concurrency: 2, random: createRandom(9), outstanding: 0 });
+    for (let taken = 0; taken < 5000; taken++) generator.next(context(0));
+    const caughtUp = Array.from({ length: 5000 }, () => {
+      const next = generator.next(context(1));
+      return next.type === 'op' ? next.op.value : next.type;
+    });
+    expect(caughtUp).toEqual(Array.from({ length: 5000 }, (_, index) => 2 * index + 1));
+  });
+
   it('a thread far ahead of a silent one waits once the lead bound is reached', () => {
     const generator = dealt([0, 1], createRandom(1), repeat(() => ({ f: 'read', value: null })), 3);
     const context = { timeNs: 0, thread: 0, process: 0, threads: [0, 1], concurrency: 2, random: createRandom(9), outstanding: 0 };
