@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bankChecker } from './index.js';
-import { historyOf, type TimedOp } from '../test-support/ops.js';
+import { historyOf, propertyParameters, type TimedOp } from '../test-support/ops.js';
 
 const accounts = ['0', '1', '2'];
 const total = 30;
@@ -59,7 +59,7 @@ describe('bank checker', () => {
         const result = await bankChecker({ accounts, total }).check({}, historyOf(ops));
         expect(result.valid).toBe(ops.some((op) => op.f === 'read') ? true : 'unknown');
       }),
-      { numRuns: 300 },
+      propertyParameters('bank checker property 1', 300),
     );
   });
 
@@ -79,7 +79,7 @@ describe('bank checker', () => {
         const expected = reads.length === 0 ? 'unknown' : reads.every((read) => readIsGood(read.result as Record<string, number>, negativeAllowed));
         expect(result.valid).toBe(expected);
       }),
-      { numRuns: 500 },
+      propertyParameters('bank checker property 2', 500),
     );
   });
 });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { counterChecker } from './index.js';
-import { historyOf, type TimedOp } from '../test-support/ops.js';
+import { historyOf, propertyParameters, type TimedOp } from '../test-support/ops.js';
 
 /** Random small concurrent histories of adds and reads; each process runs its ops one after another. */
 function arbitraryOps(deltas: fc.Arbitrary<number>): fc.Arbitrary<TimedOp[]> {
@@ -85,7 +85,7 @@ describe('counter checker', () => {
           if (achievable(ops, read).has(read.result as number)) expect(flagged.has(invoke.index)).toBe(false);
         }
       }),
-      { numRuns: 300 },
+      propertyParameters('counter checker property 1', 300),
     );
   });
 
@@ -97,7 +97,7 @@ describe('counter checker', () => {
         const oracleValid = reads.every((read) => achievable(ops, read).has(read.result as number));
         expect(result.valid).toBe(reads.length === 0 ? 'unknown' : oracleValid);
       }),
-      { numRuns: 500 },
+      propertyParameters('counter checker property 2', 500),
     );
   });
 });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { lockChecker } from './index.js';
-import { historyOf, type TimedOp } from '../test-support/ops.js';
+import { historyOf, propertyParameters, type TimedOp } from '../test-support/ops.js';
 
 const ttlMs = 6;
 
@@ -203,7 +203,7 @@ describe('lock checker', () => {
         expect((result.overlapCount as number) > 0).toBe(expected.overlap);
         expect(result.tokenViolationCount).toBe(expected.tokenViolations);
       }),
-      { numRuns: 400 },
+      propertyParameters('lock checker property 1', 400),
     );
   });
 
@@ -214,7 +214,7 @@ describe('lock checker', () => {
         const result = await lockChecker().check({}, historyOf(ops));
         expect(result.valid).toBe(ops.some((op) => op.f === 'acquire' && op.type === 'ok') ? true : 'unknown');
       }),
-      { numRuns: 400 },
+      propertyParameters('lock checker property 2', 400),
     );
   });
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { queueChecker } from './index.js';
-import { historyOf, type TimedOp } from '../test-support/ops.js';
+import { historyOf, propertyParameters, type TimedOp } from '../test-support/ops.js';
 
 type Step = { kind: 'enqueue' | 'dequeue' | 'lose' | 'duplicate' | 'invent'; outcome: 'ok' | 'fail' | 'info'; applies: boolean };
 
@@ -96,7 +96,7 @@ describe('queue checker', () => {
         expect({ lost: result.lostCount, duplicated: result.duplicatedCount, unexpected: result.unexpectedCount, valid: result.valid }).toEqual(oracle);
         if (withTaken && steps.every((candidate) => candidate.kind === 'enqueue' || candidate.kind === 'dequeue')) expect(result.valid).toBe(true);
       }),
-      { numRuns: 500 },
+      propertyParameters('queue checker property 1', 500),
     );
   });
 });

@@ -32,3 +32,14 @@ export function historyOf(ops: readonly TimedOp[]): History {
   events.sort((a, b) => a.at - b.at || a.order - b.order);
   return events.map((event, index) => ({ ...event.op, index }) as Op);
 }
+
+/**
+ * fast-check parameters with the seed printed up front (fast-check prints it again on a failure):
+ * FAST_CHECK_SEED=N replays a run exactly.
+ */
+export function propertyParameters(name: string, numRuns: number): { seed: number; numRuns: number } {
+  const fromEnvironment = Number(process.env.FAST_CHECK_SEED);
+  const seed = Number.isInteger(fromEnvironment) ? fromEnvironment : Math.floor(Math.random() * 2 ** 31);
+  process.stdout.write(`${name}: fast-check seed ${seed} (replay with FAST_CHECK_SEED=${seed})\n`);
+  return { seed, numRuns };
+}
