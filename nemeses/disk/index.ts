@@ -85,8 +85,8 @@ class DiskNemesis implements Nemesis {
   private readonly filled = new Set<string>();
   /** Nodes this nemesis killed to corrupt and could not start again: teardown tries once more. */
   private readonly stopped = new Set<string>();
-  /** Nodes that did not start again on their corrupted data, with the reason: left down to the end. */
-  private readonly takenOut = new Map<string, string>();
+  /** Nodes that did not start again on their corrupted data: left down to the end. */
+  private readonly takenOut = new Set<string>();
 
   constructor(private readonly fillMbMax: number) {}
 
@@ -120,12 +120,12 @@ class DiskNemesis implements Nemesis {
     // (one node of a 1- or 2-node cluster, which has no majority to spare: the fault still happens there).
     const takenOutMax = Math.max(1, Math.floor((test.nodes.length - 1) / 2));
     if (this.takenOut.size >= takenOutMax) {
-      const down = [...this.takenOut.keys()].join(', ') || 'none';
+      const down = [...this.takenOut].join(', ') || 'none';
       return refused(op, `corrupt-file: not injected: ${takenOutMax} of ${test.nodes.length} nodes may be taken out, and ${down} already refused to start after corruption`);
     }
     for (const node of selection.nodes) {
       if (this.takenOut.size >= takenOutMax) {
-        const down = [...this.takenOut.keys()].join(', ') || 'none';
+        const down = [...this.takenOut].join(', ') || 'none';
         records.push({ node: node.name, file: '', mode, note: `not corrupted: ${takenOutMax} of ${test.nodes.length} nodes may be taken out and ${down} already refused to start after corruption` });
         continue;
       }
@@ -186,7 +186,7 @@ class DiskNemesis implements Nemesis {
       // Recorded in the op and the run log; the other nodes go on and the history is judged on what they did.
       const reason = errorMessage(error);
       this.stopped.delete(node.name);
-      this.takenOut.set(node.name, reason);
+      this.takenOut.add(node.name);
       test.log(`faultline: disk: ${node.name} did not start again after corrupt-file (${mode} of ${file}); taken out by the disk fault, left down: ${reason}`);
       return { ...record, restart: 'refused', restartError: reason };
     }
@@ -235,7 +235,7 @@ class DiskNemesis implements Nemesis {
     this.stopped.clear();
     // Corrupted data cannot be healed: a node that refused to start on it stays down, said once, not an error.
     if (this.takenOut.size > 0) {
-      test.log(`faultline: disk: left down, taken out by corrupt-file (they refused to start on corrupted data): ${[...this.takenOut.keys()].join(', ')}`);
+      test.log(`faultline: disk: left down, taken out by corrupt-file (they refused to start on corrupted data): ${[...this.takenOut].join(', ')}`);
     }
     this.takenOut.clear();
     errors.push(...(await settleAll(stopped, (node) => db.start(test, node), (node) => `restart ${node.name}`)));
