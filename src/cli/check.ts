@@ -201,8 +201,8 @@ export async function runCheck(historyPath: string, options: CheckCommandOptions
       const warnings = [...parallel.warnings];
       if (parallel.events === 0) warnings.push(`${resolved.file}: the history holds no operations`);
       for (const warning of warnings) process.stderr.write(`faultline: warning: ${warning}\n`);
-      // The stats rule can only lower a valid verdict; the workers counted the outcomes as they read.
-      const judged = parallel.result.valid === true ? withStatsRule(parallel.result, parallel.functionCounts, model) : parallel.result;
+      // The workers counted the outcomes as they read: the stats rule applies as on the one-thread path.
+      const judged = withStatsRule(parallel.result, parallel.functionCounts, model);
       return report(judged, resolved.file, parallel.events, { initial, nilReadsAny }, options, { readMs: 0, checkMs: performance.now() - started, parallel: true });
     }
   }
