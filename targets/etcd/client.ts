@@ -8,7 +8,7 @@ import type { Op } from '../../src/history/types.js';
 import type { WorkloadName } from '../../src/target.js';
 import type { TestContext } from '../../src/test-context.js';
 import { clientUrl } from './db.js';
-import { EtcdLockState, invokeCounter, invokeLock } from './workloads.js';
+import { EtcdLockState, invokeBank, invokeCounter, invokeLock, invokeQueue } from './workloads.js';
 
 export interface EtcdClientOptions {
   /** Reads with etcd's serializable (member-local, possibly stale) reads instead of linearizable ones. */
@@ -92,6 +92,8 @@ export class EtcdClient implements Client {
       if (this.workload === 'set') return await this.invokeSet(etcd, op, completion);
       if (this.workload === 'counter') return await invokeCounter(etcd, op, completion, () => this.deadline(), this.options.serializableReads ?? false);
       if (this.workload === 'lock') return await invokeLock(etcd, op, this.lockState, completion, () => this.deadline());
+      if (this.workload === 'bank') return await invokeBank(etcd, op, completion, () => this.deadline(), this.options.serializableReads ?? false);
+      if (this.workload === 'queue') return await invokeQueue(etcd, op, completion, () => this.deadline());
       return completion('fail', op.value, `etcd client does not speak workload ${this.workload}`);
     } catch (error) {
       return completion(classifyError(op.f, error), op.value, errorText(error));

@@ -4,7 +4,7 @@ import { GRPCDeadlineExceededError, GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import type { Node } from '../../src/backends/types.js';
 import { classifyError, etcdArgv, etcdTarget, parseEndpointStatus, registerKey, setPrefix } from './index.js';
-import { counterKey, lockPrefix, lockResourceKey } from './workloads.js';
+import { bankPrefix, counterKey, lockPrefix, lockResourceKey, queuePrefix, queueTakenPrefix } from './workloads.js';
 
 const nodes: Node[] = [1, 2, 3].map((index) => ({ name: `n${index}`, host: `10.0.0.${index}`, dir: `/data/n${index}`, clockFile: '/tmp/c' }));
 
@@ -61,15 +61,15 @@ describe('error classification', () => {
 });
 
 describe('target', () => {
-  it('speaks register, set, counter and lock, refuses clock skew, and keeps keys apart', () => {
+  it('speaks register, set, counter, bank, queue and lock, refuses clock skew, and keeps keys apart', () => {
     expect(etcdTarget.name).toBe('etcd');
-    expect([...etcdTarget.workloads]).toEqual(['register', 'set', 'counter', 'lock']);
+    expect([...etcdTarget.workloads]).toEqual(['register', 'set', 'counter', 'bank', 'queue', 'lock']);
     expect(etcdTarget.db({}).clockSkewable).toBe(false);
-    expect(() => etcdTarget.client('bank', {})).toThrow(/not supported/);
+    expect(() => etcdTarget.client('list-append', {})).toThrow(/not supported/);
     expect(registerKey(3)).not.toBe(registerKey(4));
     expect(setPrefix(null).startsWith(registerKey(null))).toBe(false);
     // A lock's keys, its fenced resource and the counters live apart from one another and from the register.
-    const keys = [counterKey(null), lockPrefix('lock-0'), lockResourceKey('lock-0'), registerKey(null), setPrefix(null)];
+    const keys = [counterKey(null), lockPrefix('lock-0'), lockResourceKey('lock-0'), registerKey(null), setPrefix(null), bankPrefix(null), queuePrefix(null), queueTakenPrefix(null)];
     for (const key of keys) for (const other of keys) if (key !== other) expect(other.startsWith(key)).toBe(false);
   });
 });

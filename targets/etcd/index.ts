@@ -16,7 +16,7 @@ export const ETCD_DATA_VOLUME_MB = 256;
 
 export const etcdTarget: Target = {
   name: 'etcd',
-  workloads: ['register', 'set', 'counter', 'lock'],
+  workloads: ['register', 'set', 'counter', 'bank', 'queue', 'lock'],
   // Two preallocated 64 MiB WAL segments and the database's growth do not fit the local backend's 64 MiB default.
   dataVolumeMb: ETCD_DATA_VOLUME_MB,
   db(options: Record<string, unknown>): Db {

@@ -163,3 +163,99 @@ export async function invokeLock(etcd: Etcd3, op: Op, state: EtcdLockState, comp
       return completion('fail', op.value, `unknown lock function ${op.f}`);
   }
 }
+
+export function bankPrefix(key: unknown): string {
+  return `${KEY_PREFIX}/bank/${key === undefined || key === null ? '_' : String(key)}/`;
+}
+
+export function queuePrefix(key: unknown): string {
+  return `${KEY_PREFIX}/queue/${key === undefined || key === null ? '_' : String(key)}/items/`;
+}
+
+export function queueTakenPrefix(key: unknown): string {
+  return `${KEY_PREFIX}/queue/${key === undefined || key === null ? '_' : String(key)}/taken/`;
+}
+
+/** Optimistic transaction attempts for one transfer or dequeue: a losing attempt certainly changed nothing. */
+const transactionAttemptsMax = 20;
+
+/**
+ * bank: each account is a key (absent: the initial balance); a transfer reads both accounts and commits only if
+ * neither changed since (mod revisions compared in one transaction); a read is one range read, a snapshot.
+ */
+export async function invokeBank(etcd: Etcd3, op: Op, completion: Completion, deadline: Deadline, serializable: boolean): Promise<Op> {
+  const prefix = bankPrefix(op.key);
+  const accounts = Array.isArray(op.accounts) ? op.accounts.map(String) : [];
+  const initial = typeof op.initialBalance === 'number' ? op.initialBalance : 0;
+  switch (op.f) {
+    case 'read': {
+      // One range read: every account as of one revision.
+      const stored = await etcd.getAll().prefix(prefix).serializable(serializable).options(deadline()).strings();
+      return completion('ok', Object.fromEntries(accounts.map((account) => [account, `${prefix}${account}` in stored ? Number(stored[`${prefix}${account}`]) : initial])));
+    }
+    case 'transfer': {
+      const { from, to, amount } = (op.value ?? {}) as { from?: unknown; to?: unknown; amount?: unknown };
+      if (typeof amount !== 'number' || amount <= 0 || String(from) === String(to)) return completion('fail', op.value, 'transfer expects two accounts and a positive amount');
+      const fromKey = `${prefix}${String(from)}`;
+      const toKey = `${prefix}${String(to)}`;
+      for (let attempt = 0; attempt < transactionAttemptsMax; attempt++) {
+        const [fromFound, toFound] = await Promise.all([etcd.get(fromKey).options(deadline()).exec(), etcd.get(toKey).options(deadline()).exec()]);
+        const fromKv = fromFound.kvs[0];
+        const toKv = toFound.kvs[0];
+        const fromBalance = fromKv ? Number(fromKv.value.toString()) : initial;
+        const toBalance = toKv ? Number(toKv.value.toString()) : initial;
+        if (fromBalance < amount) return completion('fail', op.value, 'insufficient-funds');
+        const fromGuard = fromKv ? etcd.if(fromKey, 'Mod', '==', Number(fromKv.mod_revision)) : etcd.if(fromKey, 'Version', '==', 0);
+        const guard = toKv ? fromGuard.and(toKey, 'Mod', '==', Number(toKv.mod_revision)) : fromGuard.and(toKey, 'Version', '==', 0);
+        const response = await guard
+          .then(etcd.put(fromKey).value(String(fromBalance - amount)), etcd.put(toKey).value(String(toBalance + amount)))
+          .options(deadline())
+          .commit();
+        if (response.succeeded) return completion('ok', op.value);
+      }
+      return completion('fail', op.value, `lost ${transactionAttemptsMax} transaction races`);
+    }
+    default:
+      return completion('fail', op.value, `unknown bank function ${op.f}`);
+  }
+}
+
+/**
+ * queue: an element is a key under the queue's prefix, in create-revision order; a dequeue deletes the oldest
+ * in a transaction that checks it is still there and records which dequeue took it; the drain deletes every
+ * element in one range delete, returning them, and reports those records.
+ */
+export async function invokeQueue(etcd: Etcd3, op: Op, completion: Completion, deadline: Deadline): Promise<Op> {
+  const prefix = queuePrefix(op.key);
+  const takenPrefix = queueTakenPrefix(op.key);
+  switch (op.f) {
+    case 'enqueue':
+      await etcd.put(`${prefix}${JSON.stringify(op.value)}`).value(JSON.stringify(op.value)).options(deadline()).exec();
+      return completion('ok', op.value);
+    case 'dequeue': {
+      if (typeof op.dequeueId !== 'string') return completion('fail', op.value, 'dequeue expects a dequeueId');
+      for (let attempt = 0; attempt < transactionAttemptsMax; attempt++) {
+        const oldest = await etcd.getAll().prefix(prefix).sort('Create', 'Ascend').limit(1).options(deadline()).exec();
+        const head = oldest.kvs[0];
+        if (!head) return completion('fail', null, 'empty');
+        const key = head.key.toString();
+        const response = await etcd
+          .if(key, 'Create', '==', Number(head.create_revision))
+          .then(etcd.delete().key(key), etcd.put(`${takenPrefix}${op.dequeueId}`).value(head.value.toString()))
+          .options(deadline())
+          .commit();
+        if (response.succeeded) return completion('ok', JSON.parse(head.value.toString()));
+      }
+      return completion('fail', null, `lost ${transactionAttemptsMax} dequeue races`);
+    }
+    case 'drain': {
+      const deleted = await etcd.delete().prefix(prefix).options(deadline()).getPrevious();
+      const elements = [...deleted].sort((a, b) => Number(a.create_revision) - Number(b.create_revision)).map((kv) => JSON.parse(kv.value.toString()) as unknown);
+      const takenRecords = await etcd.getAll().prefix(takenPrefix).options(deadline()).strings();
+      const taken = Object.fromEntries(Object.entries(takenRecords).map(([key, element]) => [key.slice(takenPrefix.length), JSON.parse(element) as unknown]));
+      return { ...completion('ok', elements), taken };
+    }
+    default:
+      return completion('fail', op.value, `unknown queue function ${op.f}`);
+  }
+}
