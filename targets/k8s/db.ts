@@ -20,8 +20,8 @@ export const APISERVER_PORT = 6443;
  * What kill/restart and pause/resume act on:
  * - both: the apiserver and the etcd member of the node (a whole control-plane node crashes);
  * - apiserver / etcd: that process alone;
- * - apiserver-etcd-link: kill (or pause) cuts the node's apiserver off from etcd with an iptables rule on
- *   the apiserver's connections to etcd's client port, and restart (or resume) removes it. Clients still reach
+ * - apiserver-etcd-link: kill (or pause) cuts the node's apiserver off from etcd with iptables rules on
+ *   the apiserver's loopback connection to etcd's client port, and restart (or resume) removes them. Clients still reach
  *   the apiserver and the etcd member stays in its raft group: the partition the issue names.
  */
 export type FaultComponent = 'both' | 'apiserver' | 'etcd' | 'apiserver-etcd-link';
@@ -294,9 +294,10 @@ export class K8sDb implements Db {
   }
 
   /**
-   * Drops every packet the node sends to an etcd client port: its apiserver's loopback connection to its member
-   * (established ones too). Inbound client traffic and etcd's peer traffic (2380) pass, so the member stays in
-   * raft and clients still reach the apiserver. Other apiservers only ever use their own member.
+   * Drops both directions of the apiserver's loopback connection to its member (established ones too): packets
+   * to port 2379 and from it on `lo`. Both, because with only the requests dropped the member's watch stream
+   * still arrives and the apiserver's cache keeps up. Etcd's peer traffic (2380) and the clients' traffic to
+   * the apiserver pass, so the member stays in raft and clients still reach the apiserver.
    */
   async cutLink(test: TestContext, node: Node): Promise<void> {
     const chain = linkChainName(test.runId);
@@ -305,7 +306,8 @@ export class K8sDb implements Db {
     if ((await exec(['-S', chain], true)).exitCode !== 0) await exec(['-N', chain]);
     if ((await exec(['-C', 'OUTPUT', '-j', chain], true)).exitCode !== 0) await exec(['-I', 'OUTPUT', '1', '-j', chain]);
     await exec(['-F', chain]);
-    await exec(['-A', chain, '-p', 'tcp', '--dport', String(ETCD_CLIENT_PORT), '-j', 'DROP']);
+    await exec(['-A', chain, '-o', 'lo', '-p', 'tcp', '--dport', String(ETCD_CLIENT_PORT), '-j', 'DROP']);
+    await exec(['-A', chain, '-o', 'lo', '-p', 'tcp', '--sport', String(ETCD_CLIENT_PORT), '-j', 'DROP']);
   }
 
   async restoreLink(test: TestContext, node: Node): Promise<void> {

@@ -75,6 +75,8 @@ runIt('k8s target on the local backend', () => {
 
   it('serves stale watch-cache reads from an apiserver cut off from etcd, and the labeller finds them', async () => {
     const { nodes, test } = cluster;
+    // Its own Db only cuts the link (no PKI needed); healing goes through the cluster's Db, whose restart
+    // probes the apiserver with the run's certificates.
     const link = new K8sDb({ faultComponent: 'apiserver-etcd-link' });
     const writer = await cluster.openClient(nodes[0]);
     const cacheReader = await cluster.openClient(nodes[1], 'register', { cacheReads: true });
@@ -100,7 +102,7 @@ runIt('k8s target on the local backend', () => {
       // A consistent read through the same apiserver needs etcd: it cannot answer.
       expect((await record(consistentReader, 2, 'read', null)).type).toBe('fail');
     } finally {
-      await link.start(test, nodes[1]);
+      await cluster.db.start(test, nodes[1]);
     }
     const report = staleCacheReads(history);
     expect(report.staleReads.length).toBeGreaterThanOrEqual(1);
@@ -128,7 +130,7 @@ runIt('k8s target on the local backend', () => {
       expect(leaderNode).toBeDefined();
       await link.kill(test, leaderNode!);
       await sleep(14_000);
-      await link.start(test, leaderNode!);
+      await cluster.db.start(test, leaderNode!);
       await sleep(4000);
     } finally {
       controller.abort();
@@ -150,7 +152,7 @@ runIt('k8s target on the local backend', () => {
       await sleep(2000);
       await link.kill(test, nodes[2]);
       await sleep(3000);
-      await link.start(test, nodes[2]);
+      await cluster.db.start(test, nodes[2]);
     });
     process.stdout.write(`k8s watch: ${JSON.stringify({ ...report, acknowledged: report.acknowledged.length, watchers: report.watchers.map((w) => ({ ...w, seen: w.seen.length })) })}\n`);
     expect(report.acknowledged.length).toBeGreaterThan(40);
