@@ -11,6 +11,8 @@ export const EdgeKind = {
 } as const;
 export type EdgeKindName = keyof typeof EdgeKind;
 
+const emptyInts = new Int32Array(0);
+
 export const dataEdges = EdgeKind.ww | EdgeKind.wr | EdgeKind.rw;
 
 export function edgeKindName(kind: number): EdgeKindName {
@@ -28,20 +30,29 @@ export function edgeKindName(kind: number): EdgeKindName {
   }
 }
 
-/** Edges as they are found: from, to, kind, and the key and value that explain a data edge. */
+/**
+ * Edges as they are found: from, to, kind, and the key of a data edge. The value that explains an edge is
+ * recomputed from the two transactions when a cycle is reported: storing it would cost a pointer per edge.
+ */
 export class EdgeList {
   count = 0;
-  from: Int32Array = new Int32Array(1024);
-  to: Int32Array = new Int32Array(1024);
-  kind: Uint8Array = new Uint8Array(1024);
+  from: Int32Array;
+  to: Int32Array;
+  kind: Uint8Array;
   /** Key id of a data edge (-1 for process and realtime edges). */
-  key: Int32Array = new Int32Array(1024);
-  /** The value that explains a data edge: the version written (ww: the later one) or read. */
-  value: unknown[] = [];
+  key: Int32Array;
 
-  add(from: number, to: number, kind: number, key: number, value: unknown): void {
+  /** Sized from an estimate (a few edges per transaction): each doubling copies every edge so far. */
+  constructor(capacity = 1024) {
+    const size = Math.max(16, capacity);
+    this.from = new Int32Array(size);
+    this.to = new Int32Array(size);
+    this.kind = new Uint8Array(size);
+    this.key = new Int32Array(size);
+  }
+  add(from: number, to: number, kind: number, key: number): void {
     if (this.count === this.from.length) {
-      const capacity = this.from.length * 2;
+      const capacity = Math.ceil(this.from.length * 1.5);
       this.from = growInt(this.from, capacity);
       this.to = growInt(this.to, capacity);
       this.key = growInt(this.key, capacity);
@@ -53,7 +64,6 @@ export class EdgeList {
     this.to[this.count] = to;
     this.kind[this.count] = kind;
     this.key[this.count] = key;
-    this.value[this.count] = value;
     this.count++;
   }
 }
@@ -70,8 +80,8 @@ export interface Graph {
   offsets: Int32Array;
   targets: Int32Array;
   kinds: Uint8Array;
-  /** Position of each adjacency entry's edge in the EdgeList (for its key and value). */
-  edgeIds: Int32Array;
+  /** Key id of each adjacency entry's data edge (-1 for order edges). */
+  keys: Int32Array;
 }
 
 export function buildGraph(nodeCount: number, edges: EdgeList): Graph {
@@ -81,14 +91,14 @@ export function buildGraph(nodeCount: number, edges: EdgeList): Graph {
   const cursor = offsets.slice(0, nodeCount);
   const targets = new Int32Array(edges.count);
   const kinds = new Uint8Array(edges.count);
-  const edgeIds = new Int32Array(edges.count);
+  const keys = new Int32Array(edges.count);
   for (let edge = 0; edge < edges.count; edge++) {
     const slot = cursor[edges.from[edge]]++;
     targets[slot] = edges.to[edge];
     kinds[slot] = edges.kind[edge];
-    edgeIds[slot] = edge;
+    keys[slot] = edges.key[edge];
   }
-  return { nodeCount, offsets, targets, kinds, edgeIds };
+  return { nodeCount, offsets, targets, kinds, keys };
 }
 
 /**
@@ -101,29 +111,35 @@ export class Searcher {
   private readonly index: Int32Array;
   private readonly low: Int32Array;
   private readonly onStack: Uint8Array;
-  private readonly parentEdge: Int32Array;
+  // The breadth-first searches' arrays are made on first use: a valid history never needs them.
+  private parentEdge: Int32Array = emptyInts;
   /** The node (or search state) each reached one was reached from. */
-  private readonly parentSlot: Int32Array;
-  private readonly member: Int32Array;
+  private parentSlot: Int32Array = emptyInts;
+  private member: Int32Array = emptyInts;
   private memberEpoch = 0;
-  private readonly queue: Int32Array;
+  private queue: Int32Array = emptyInts;
   /** Adjacency positions spent by searches so far: the budget every search draws from. */
   steps = 0;
 
   constructor(readonly graph: Graph) {
-    const size = graph.nodeCount * 2;
-    this.seen = new Int32Array(size);
+    this.seen = new Int32Array(graph.nodeCount * 2);
     this.index = new Int32Array(graph.nodeCount);
     this.low = new Int32Array(graph.nodeCount);
     this.onStack = new Uint8Array(graph.nodeCount);
+  }
+
+  private ensureSearchArrays(): void {
+    if (this.queue.length > 0) return;
+    const size = this.graph.nodeCount * 2;
     this.parentEdge = new Int32Array(size);
     this.parentSlot = new Int32Array(size);
-    this.member = new Int32Array(graph.nodeCount);
+    this.member = new Int32Array(this.graph.nodeCount);
     this.queue = new Int32Array(size);
   }
 
   /** Restricts later searches to these nodes (null: every node). */
   restrictTo(nodes: Int32Array | null): void {
+    this.ensureSearchArrays();
     this.memberEpoch++;
     if (nodes) for (const node of nodes) this.member[node] = this.memberEpoch;
     this.restricted = nodes !== null;
@@ -142,9 +158,13 @@ export class Searcher {
     const { offsets, targets, kinds } = this.graph;
     const epoch = ++this.epoch;
     const found: Int32Array[] = [];
-    const stack: number[] = [];
-    const frameNode: number[] = [];
-    const frameEdge: number[] = [];
+    // Typed stacks: a component search over millions of nodes should not grow JS arrays.
+    const capacity = roots ? roots.length : this.graph.nodeCount;
+    const stack = this.stackScratch(capacity, 0);
+    const frameNode = this.stackScratch(capacity, 1);
+    const frameEdge = this.stackScratch(capacity, 2);
+    let stackSize = 0;
+    let frames = 0;
     let counter = 0;
     const rootCount = roots ? roots.length : this.graph.nodeCount;
     for (let rootPosition = 0; rootPosition < rootCount; rootPosition++) {
@@ -152,12 +172,12 @@ export class Searcher {
       if (this.seen[root] === epoch) continue;
       this.seen[root] = epoch;
       this.index[root] = this.low[root] = counter++;
-      stack.push(root);
+      stack[stackSize++] = root;
       this.onStack[root] = 1;
-      frameNode.push(root);
-      frameEdge.push(offsets[root]);
-      while (frameNode.length > 0) {
-        const top = frameNode.length - 1;
+      frameNode[frames] = root;
+      frameEdge[frames++] = offsets[root];
+      while (frames > 0) {
+        const top = frames - 1;
         const node = frameNode[top];
         const edge = frameEdge[top];
         if (edge < offsets[node + 1]) {
@@ -168,27 +188,25 @@ export class Searcher {
           if (this.seen[next] !== epoch) {
             this.seen[next] = epoch;
             this.index[next] = this.low[next] = counter++;
-            stack.push(next);
+            stack[stackSize++] = next;
             this.onStack[next] = 1;
-            frameNode.push(next);
-            frameEdge.push(offsets[next]);
+            frameNode[frames] = next;
+            frameEdge[frames++] = offsets[next];
           } else if (this.onStack[next] === 1 && this.index[next] < this.low[node]) {
             this.low[node] = this.index[next];
           }
           continue;
         }
-        frameNode.pop();
-        frameEdge.pop();
+        frames--;
         if (this.low[node] === this.index[node]) {
-          let start = stack.length - 1;
+          let start = stackSize - 1;
           while (stack[start] !== node) start--;
-          const size = stack.length - start;
-          if (size > 1) found.push(Int32Array.from(stack.slice(start)));
-          for (let position = start; position < stack.length; position++) this.onStack[stack[position]] = 0;
-          stack.length = start;
+          if (stackSize - start > 1) found.push(stack.slice(start, stackSize));
+          for (let position = start; position < stackSize; position++) this.onStack[stack[position]] = 0;
+          stackSize = start;
         }
-        if (frameNode.length > 0) {
-          const parent = frameNode[frameNode.length - 1];
+        if (frames > 0) {
+          const parent = frameNode[frames - 1];
           if (this.low[node] < this.low[parent]) this.low[parent] = this.low[node];
         }
       }
@@ -196,11 +214,22 @@ export class Searcher {
     return found;
   }
 
+  private readonly stacks: Int32Array[] = [];
+  /** Reused stacks for Tarjan: the whole graph's search and each component's share them. */
+  private stackScratch(capacity: number, slot: number): Int32Array {
+    const existing = this.stacks[slot];
+    if (existing && existing.length >= capacity) return existing;
+    const created = new Int32Array(Math.max(capacity, 16));
+    this.stacks[slot] = created;
+    return created;
+  }
+
   /**
    * Shortest path from `from` to `to` over edges in `mask` (inside the restriction), as adjacency positions;
    * `from === to` finds the shortest cycle through it. Null when there is none or the step budget ran out.
    */
   shortestPath(from: number, to: number, mask: number, stepsMax: number): number[] | null {
+    this.ensureSearchArrays();
     const { offsets, targets, kinds } = this.graph;
     const epoch = ++this.epoch;
     let head = 0;
@@ -240,6 +269,7 @@ export class Searcher {
    * what snapshot isolation forbids (G-nonadjacent and everything weaker). States are (node, last edge rw).
    */
   walkWithoutAdjacentRw(start: number, mask: number, stepsMax: number): number[] | null {
+    this.ensureSearchArrays();
     const { offsets, targets, kinds } = this.graph;
     const epoch = ++this.epoch;
     let head = 0;

@@ -15,7 +15,7 @@ import {
   type CycleType,
   type PlainAnomalyType,
 } from './anomalies.js';
-import { buildGraph, dataEdges, EdgeKind, edgeKindName, Searcher, type EdgeKindName, type EdgeList, type Graph } from './graph.js';
+import { buildGraph, dataEdges, EdgeKind, edgeKindName, EdgeList, Searcher, type EdgeKindName, type Graph } from './graph.js';
 import type { Inference, PlainFinding } from './inference.js';
 import { inferListAppend } from './list-append.js';
 import { inferRwRegister } from './rw-register.js';
@@ -118,6 +118,9 @@ export function checkTransactions(history: History, options: TxnCheckOptions): T
   if (order === 'realtime') nodeCount = addRealtimeEdges(transactions, inference.edges);
   else if (order === 'process') addProcessEdges(transactions, inference.edges);
   const graph = buildGraph(nodeCount, inference.edges);
+  const edgeCount = inference.edges.count;
+  // The graph holds all it needs (targets, kinds, keys): drop the edge list before the searches.
+  inference.edges = new EdgeList(0);
 
   const cycles = new AnomalyLog<CycleAnomaly>(examplesPerTypeMax);
   const notes = [...inference.notes];
@@ -160,7 +163,7 @@ export function checkTransactions(history: History, options: TxnCheckOptions): T
     anomalyCounts,
     anomalies,
     txnCount: countOutcomes(transactions),
-    edgeCount: inference.edges.count,
+    edgeCount,
     cyclicComponents: components.length,
     notes,
   };
@@ -220,7 +223,7 @@ function addRealtimeEdges(transactions: Transactions, edges: EdgeList): number {
   for (let position = 0; position < completedAt.length; position++) {
     while (nextInvoke < count && invokePosition[nextInvoke] < position) nextInvoke++;
     if (nextInvoke < count && invokePosition[nextInvoke] === position) {
-      if (timeNode >= 0 && outcome[nextInvoke] !== Outcome.fail) edges.add(timeNode, nextInvoke, EdgeKind.realtime, -1, undefined);
+      if (timeNode >= 0 && outcome[nextInvoke] !== Outcome.fail) edges.add(timeNode, nextInvoke, EdgeKind.realtime, -1);
       lastWasCompletion = false;
       continue;
     }
@@ -228,11 +231,11 @@ function addRealtimeEdges(transactions: Transactions, edges: EdgeList): number {
     if (txn < 0) continue;
     if (!lastWasCompletion) {
       const node = nodeCount++;
-      if (timeNode >= 0) edges.add(timeNode, node, EdgeKind.realtime, -1, undefined);
+      if (timeNode >= 0) edges.add(timeNode, node, EdgeKind.realtime, -1);
       timeNode = node;
       lastWasCompletion = true;
     }
-    edges.add(txn, timeNode, EdgeKind.realtime, -1, undefined);
+    edges.add(txn, timeNode, EdgeKind.realtime, -1);
   }
   return nodeCount;
 }
@@ -244,7 +247,7 @@ function addProcessEdges(transactions: Transactions, edges: EdgeList): void {
     if (transactions.outcome[txn] === Outcome.fail) continue;
     const process = transactions.process[txn];
     const previous = last.get(process);
-    if (previous !== undefined) edges.add(previous, txn, EdgeKind.process, -1, undefined);
+    if (previous !== undefined) edges.add(previous, txn, EdgeKind.process, -1);
     if (transactions.outcome[txn] === Outcome.ok) last.set(process, txn);
   }
 }
@@ -407,7 +410,7 @@ class CycleSearch {
 
   /** The cycle as transactions and explained edges, with chains of time nodes folded into one realtime edge. */
   private steps(start: number, path: number[]): CycleStep[] {
-    const { targets, kinds, edgeIds } = this.graph;
+    const { targets, kinds, keys } = this.graph;
     const count = this.transactions.count;
     const sources: number[] = [];
     let node = start;
@@ -425,16 +428,16 @@ class CycleSearch {
       if (orderSources[position] < count) txnSteps.push({ txn: orderSources[position], edge: order[position] });
     }
     const name = (txn: number) => `T${this.summary(txn).index}`;
-    const edges = this.inference.edges;
     return txnSteps.map((step, position) => {
       const next = txnSteps[(position + 1) % txnSteps.length].txn;
       const kind = kinds[step.edge];
-      const edgeId = edgeIds[step.edge];
+      const keyId = keys[step.edge];
       const result: CycleStep = { txn: this.summary(step.txn), edge: edgeKindName(kind), explanation: '' };
       if (kind & dataEdges) {
-        result.key = this.inference.keys[edges.key[edgeId]];
-        result.value = edges.value[edgeId];
-        result.explanation = this.inference.explain(kind, step.txn, next, edges.key[edgeId], edges.value[edgeId], name);
+        const explained = this.inference.explain(kind, step.txn, next, keyId, name);
+        result.key = this.inference.keys[keyId];
+        result.value = explained.value;
+        result.explanation = explained.text;
       } else if (kind === EdgeKind.process) {
         result.explanation = `${name(step.txn)} completed before ${name(next)} began on the same process ${this.transactions.process[step.txn]}`;
       } else {

@@ -20,10 +20,11 @@ export interface PlainFinding {
 }
 
 export interface Inference {
+  /** Replaced by an empty list once the graph is built from it. */
   edges: EdgeList;
   keys: unknown[];
-  /** One sentence for a data edge of the dependency graph, with transaction names filled in by `name`. */
-  explain(kind: number, from: number, to: number, keyId: number, value: unknown, name: (txn: number) => string): string;
+  /** The value behind a data edge of the dependency graph, and one sentence on it (transactions named by `name`). */
+  explain(kind: number, from: number, to: number, keyId: number, name: (txn: number) => string): { value: unknown; text: string };
   /** Why some dependencies could not be inferred (the verdict may miss anomalies there). */
   notes: string[];
   /** Whether a finding makes the inferred graph unreliable (then a valid verdict becomes unknown). */

@@ -2,7 +2,7 @@
 // of the versions it holds; ww, wr and rw edges follow from positions in that order.
 import { EdgeKind, EdgeList } from './graph.js';
 import { show, type Inference, type PlainLog } from './inference.js';
-import { Outcome, TransactionFormatError, type MicroOp, type Transactions } from './transactions.js';
+import { Outcome, repeatedKeys, TransactionFormatError, type MicroOp, type Transactions } from './transactions.js';
 
 interface KeyState {
   id: number;
@@ -17,6 +17,9 @@ interface KeyState {
   /** Committed transactions whose appends to this key no read shows: they come after the longest read, in some order. */
   after: number[] | null;
 }
+
+/** Lists up to this long are searched for duplicates without a set. */
+const shortListMax = 64;
 
 /** Past this many, unread committed appenders of one key get no rw edges from full reads (a quadratic case). */
 const unreadAppendersMax = 64;
@@ -52,6 +55,9 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
   for (let txn = 0; txn < count; txn++) {
     const micros = ops[txn];
     const committed = outcome[txn] === Outcome.ok;
+    const repeated = repeatedKeys(micros);
+    /** Appends so far per repeated key: a value's place among its transaction's appends to the key. */
+    const appendsSoFar = repeated ? new Map<unknown, number>() : null;
     for (let position = 0; position < micros.length; position++) {
       const micro = micros[position];
       const state = stateOf(micro[1]);
@@ -67,16 +73,12 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
           continue;
         }
         state.writers.set(value, txn);
-        let ordinal = 0;
-        for (let earlier = 0; earlier < position; earlier++) {
-          if (micros[earlier][0] === 'append' && micros[earlier][1] === micro[1]) ordinal++;
-        }
-        if (ordinal > 0) (state.ordinal ??= new Map()).set(value, ordinal);
-        for (let later = position + 1; later < micros.length; later++) {
-          if (micros[later][0] === 'append' && micros[later][1] === micro[1]) {
-            (state.intermediate ??= new Set()).add(value);
-            break;
-          }
+        const writes = repeated?.get(micro[1])?.writes ?? 1;
+        if (appendsSoFar && writes > 1) {
+          const ordinal = appendsSoFar.get(micro[1]) ?? 0;
+          appendsSoFar.set(micro[1], ordinal + 1);
+          if (ordinal > 0) (state.ordinal ??= new Map()).set(value, ordinal);
+          if (ordinal < writes - 1) (state.intermediate ??= new Set()).add(value);
         }
       } else if (micro[0] === 'r' && committed) {
         const list = readList(micro, transactions, txn);
@@ -86,10 +88,11 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
         }
       }
     }
-    if (committed && micros.length > 1) checkInternal(txn, micros, transactions, log);
+    if (committed && repeated) checkInternal(txn, micros, repeated, transactions, log);
   }
 
-  const edges = new EdgeList();
+  // About one ww, wr and rw edge per micro-op, and three realtime edges per transaction when asked for.
+  const edges = new EdgeList(count * 7);
   const usable = (writer: number | undefined): writer is number => writer !== undefined && outcome[writer] !== Outcome.fail;
 
   // Pass 2a: each key's version order, from its longest read.
@@ -99,21 +102,27 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
   for (const [key, state] of states) {
     const list = state.longest;
     if (list.length === 0) continue;
-    const seen = new Set<unknown>();
-    inLongest.set(state, seen);
+    // Short lists (the usual case: keys retire after a few dozen appends) find duplicates by scanning back,
+    // which allocates nothing; a set per key would be tens of megabytes of garbage over a million transactions.
+    const seen = list.length > shortListMax ? new Set<unknown>(list) : null;
+    if (seen && seen.size !== list.length) reportDuplicates(list, key, state.longestReader, log);
+    if (!seen) {
+      for (let position = 1; position < list.length; position++) {
+        if (list.lastIndexOf(list[position], position - 1) < 0) continue;
+        const value = list[position];
+        log.add('duplicate-elements', () => ({
+          type: 'duplicate-elements', txn: state.longestReader, key, value, read: list,
+          explanation: `a read of key ${show(key)} holds ${show(value)} more than once: ${show(list)}`,
+        }));
+      }
+    }
+    let readWithWriter = 0;
     let failedAt = -1;
     let previousWriter = -1;
     /** How many of each multi-append writer's values the scan has passed: they must come in its own order. */
     const passed = state.ordinal ? new Map<number, number>() : null;
     for (let position = 0; position < list.length; position++) {
       const value = list[position];
-      if (seen.has(value)) {
-        log.add('duplicate-elements', () => ({
-          type: 'duplicate-elements', txn: state.longestReader, key, value, read: list,
-          explanation: `a read of key ${show(key)} holds ${show(value)} more than once: ${show(list)}`,
-        }));
-      }
-      seen.add(value);
       const writer = state.writers.get(value);
       if (writer === undefined) {
         log.add('garbage-read', () => ({
@@ -140,6 +149,7 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
         }));
       }
       observed[writer] = 1;
+      readWithWriter++;
       if (passed) {
         const ordinal = state.ordinal?.get(value) ?? 0;
         const expected = passed.get(writer) ?? 0;
@@ -151,19 +161,22 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
         }
         passed.set(writer, Math.max(expected, ordinal + 1));
       }
-      if (previousWriter >= 0 && previousWriter !== writer) edges.add(previousWriter, writer, EdgeKind.ww, state.id, value);
+      if (previousWriter >= 0 && previousWriter !== writer) edges.add(previousWriter, writer, EdgeKind.ww, state.id);
       previousWriter = writer;
     }
+    // Only keys with appends no read shows need the set again (pass 2a').
+    if (state.writers.size > readWithWriter) inLongest.set(state, seen ?? new Set(list));
   }
 
   // Pass 2a': a committed append no read shows still comes after every version the longest read holds.
   const notes: string[] = [];
   for (const state of states.values()) {
     const seen = inLongest.get(state);
+    if (!seen && state.longest.length > 0) continue; // every append to the key was read
     const lastWriter = state.longest.length > 0 ? state.writers.get(state.longest[state.longest.length - 1]) : undefined;
     for (const [value, writer] of state.writers) {
       if (seen?.has(value) || !(outcome[writer] === Outcome.ok || observed[writer] === 1)) continue;
-      if (usable(lastWriter) && lastWriter !== writer) edges.add(lastWriter, writer, EdgeKind.ww, state.id, value);
+      if (usable(lastWriter) && lastWriter !== writer) edges.add(lastWriter, writer, EdgeKind.ww, state.id);
       const after = (state.after ??= []);
       if (after[after.length - 1] !== writer) after.push(writer);
     }
@@ -204,7 +217,7 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
         const last = list[list.length - 1];
         const writer = state.writers.get(last);
         if (usable(writer) && writer !== txn) {
-          edges.add(writer, txn, EdgeKind.wr, state.id, last);
+          edges.add(writer, txn, EdgeKind.wr, state.id);
           if (state.intermediate?.has(last)) {
             log.add('G1b', () => ({
               type: 'G1b', txn, writer, key: micro[1], value: last, read: list,
@@ -220,12 +233,12 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
           const next = longest[position];
           const writer = state.writers.get(next);
           if (!usable(writer)) continue;
-          if (writer !== txn) edges.add(txn, writer, EdgeKind.rw, state.id, next);
+          if (writer !== txn) edges.add(txn, writer, EdgeKind.rw, state.id);
           found = true;
         }
         // Read everything any read shows: each unread committed append overwrote what this one saw.
         if (!found && state.after) {
-          for (const writer of state.after) if (writer !== txn) edges.add(txn, writer, EdgeKind.rw, state.id, firstAppend(ops[writer], micro[1]));
+          for (const writer of state.after) if (writer !== txn) edges.add(txn, writer, EdgeKind.rw, state.id);
         }
       }
     }
@@ -236,20 +249,54 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
     keys,
     notes,
     unreliable,
-    explain(kind, from, to, keyId, value, name) {
-      const key = show(keys[keyId]);
-      const state = states.get(keys[keyId]) as KeyState;
-      const position = state.longest.indexOf(value);
-      if (kind === EdgeKind.ww) {
-        if (position < 0) return `${name(to)} appended ${show(value)} to key ${key}, which no read shows, so after every version read, ${name(from)}'s last among them`;
-        const before = position > 0 ? show(state.longest[position - 1]) : '?';
-        return `${name(from)} appended ${before} to key ${key}; ${name(to)} appended ${show(value)} right after it`;
+    explain(kind, from, to, keyId, name) {
+      const key = keys[keyId];
+      const state = states.get(key) as KeyState;
+      const keyText = show(key);
+      const inOrder = (value: unknown) => state.longest.includes(value);
+      if (kind === EdgeKind.wr) {
+        // The reader's read of the key whose last element the writer appended.
+        const value = lastReadBy(ops[to], key, (last) => state.writers.get(last) === from);
+        return { value, text: `${name(to)} read key ${keyText} ending in ${show(value)}, which ${name(from)} appended` };
       }
-      if (kind === EdgeKind.wr) return `${name(to)} read key ${key} ending in ${show(value)}, which ${name(from)} appended`;
-      if (position < 0) return `${name(from)} read key ${key} without ${show(value)}, which ${name(to)} appended after every version read`;
-      return `${name(from)} read key ${key} without ${show(value)}, which ${name(to)} appended next`;
+      const value = firstAppend(ops[to], key);
+      const where = inOrder(value) ? 'next' : 'after every version any read shows';
+      if (kind === EdgeKind.ww) {
+        const before = lastAppend(ops[from], key);
+        return { value, text: `${name(from)} appended ${show(before)} to key ${keyText}; ${name(to)} appended ${show(value)} ${where}` };
+      }
+      return { value, text: `${name(from)} read key ${keyText} without ${show(value)}, which ${name(to)} appended ${where}` };
     },
   };
+}
+
+function reportDuplicates(list: readonly unknown[], key: unknown, reader: number, log: PlainLog): void {
+  const seen = new Set<unknown>();
+  for (const value of list) {
+    if (seen.has(value)) {
+      log.add('duplicate-elements', () => ({
+        type: 'duplicate-elements', txn: reader, key, value, read: list,
+        explanation: `a read of key ${show(key)} holds ${show(value)} more than once: ${show(list)}`,
+      }));
+    }
+    seen.add(value);
+  }
+}
+
+function lastAppend(micros: readonly MicroOp[], key: unknown): unknown {
+  let value: unknown = null;
+  for (const micro of micros) if (micro[0] === 'append' && micro[1] === key) value = micro[2];
+  return value;
+}
+
+/** The last element of the first read of `key` whose last element satisfies `wanted`. */
+function lastReadBy(micros: readonly MicroOp[], key: unknown, wanted: (last: unknown) => boolean): unknown {
+  for (const micro of micros) {
+    if (micro[0] !== 'r' || micro[1] !== key || !Array.isArray(micro[2]) || micro[2].length === 0) continue;
+    const last = micro[2][micro[2].length - 1];
+    if (wanted(last)) return last;
+  }
+  return null;
 }
 
 function firstAppend(micros: readonly MicroOp[], key: unknown): unknown {
@@ -287,11 +334,12 @@ function checkOwnList(txn: number, key: unknown, list: readonly unknown[], state
  * A transaction must see its own appends and its own earlier reads: after reading L and appending v, a read
  * must return L+[v]; after appending without reading, a read must end with what it appended.
  */
-function checkInternal(txn: number, micros: readonly MicroOp[], transactions: Transactions, log: PlainLog): void {
+function checkInternal(txn: number, micros: readonly MicroOp[], repeated: ReadonlyMap<unknown, unknown>, transactions: Transactions, log: PlainLog): void {
   const known = new Map<unknown, { list: unknown[] | null; suffix: unknown[] }>();
   for (let position = 0; position < micros.length; position++) {
     const micro = micros[position];
     const key = micro[1];
+    if (!repeated.has(key)) continue; // a key touched once cannot contradict the transaction
     let state = known.get(key);
     if (micro[0] === 'append') {
       if (!state) known.set(key, (state = { list: null, suffix: [] }));

@@ -2,7 +2,7 @@
 // known only where a transaction read a version and then wrote the key (its write comes right after what it read).
 import { EdgeKind, EdgeList } from './graph.js';
 import { show, type Inference, type PlainLog } from './inference.js';
-import { Outcome, type MicroOp, type Transactions } from './transactions.js';
+import { Outcome, repeatedKeys, type MicroOp, type Transactions } from './transactions.js';
 
 /** The version every key starts at; reads of null see it. */
 const initial = Symbol('initial');
@@ -43,7 +43,10 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
   for (let txn = 0; txn < count; txn++) {
     const micros = ops[txn];
     const committed = outcome[txn] === Outcome.ok;
-    const views = committed && micros.length > 1 ? new Map<unknown, OwnView>() : null;
+    const repeated = repeatedKeys(micros);
+    const writesSoFar = repeated ? new Map<unknown, number>() : null;
+    // Only a key touched twice can show a read-then-write order or an internal contradiction.
+    const views = committed && repeated ? new Map<unknown, OwnView>() : null;
     for (let position = 0; position < micros.length; position++) {
       const micro = micros[position];
       const key = micro[1];
@@ -60,9 +63,14 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
         } else {
           state.writers.set(value, txn);
         }
-        if (laterWrite(micros, position)) (state.intermediate ??= new Set()).add(value);
+        const writes = repeated?.get(key)?.writes ?? 1;
+        if (writesSoFar && writes > 1) {
+          const ordinal = writesSoFar.get(key) ?? 0;
+          writesSoFar.set(key, ordinal + 1);
+          if (ordinal < writes - 1) (state.intermediate ??= new Set()).add(value);
+        }
       }
-      if (!views) continue;
+      if (!views || !repeated?.has(key)) continue;
       let view = views.get(key);
       if (!view) views.set(key, (view = { externalRead: undefined, hasExternalRead: false, lastWrite: undefined, hasWrite: false }));
       if (micro[0] === 'r') {
@@ -106,7 +114,8 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
     }
   }
 
-  const edges = new EdgeList();
+  // About one ww, wr and rw edge per micro-op, and three realtime edges per transaction when asked for.
+  const edges = new EdgeList(count * 7);
   const usable = (writer: number | undefined): writer is number => writer !== undefined && outcome[writer] !== Outcome.fail;
 
   // ww: a version's writer precedes each transaction that read it and wrote next. Two of them: a lost update.
@@ -122,7 +131,7 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
       const writer = state.writers.get(version);
       if (!usable(writer)) continue;
       for (const follower of followers) {
-        if (follower !== writer) edges.add(writer, follower, EdgeKind.ww, state.id, finalWrite(ops[follower], key));
+        if (follower !== writer) edges.add(writer, follower, EdgeKind.ww, state.id);
       }
     }
   }
@@ -131,10 +140,17 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
   for (let txn = 0; txn < count; txn++) {
     if (outcome[txn] !== Outcome.ok) continue;
     const micros = ops[txn];
+    const repeated = repeatedKeys(micros);
+    const touched = repeated ? new Set<unknown>() : null;
     for (let position = 0; position < micros.length; position++) {
       const micro = micros[position];
-      if (micro[0] !== 'r' || touchedBefore(micros, position)) continue;
       const key = micro[1];
+      if (touched) {
+        const before = touched.has(key);
+        touched.add(key);
+        if (before) continue;
+      }
+      if (micro[0] !== 'r') continue;
       const state = states.get(key) as KeyState;
       const read = micro[2] ?? null;
       if (read !== null) {
@@ -154,7 +170,7 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
           continue;
         }
         if (writer !== txn) {
-          edges.add(writer, txn, EdgeKind.wr, state.id, read);
+          edges.add(writer, txn, EdgeKind.wr, state.id);
           if (state.intermediate?.has(read)) {
             log.add('G1b', () => ({
               type: 'G1b', txn, writer, key, value: read,
@@ -164,7 +180,7 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
         }
       }
       for (const follower of state.successors.get(versionOf(read)) ?? []) {
-        if (follower !== txn) edges.add(txn, follower, EdgeKind.rw, state.id, finalWrite(ops[follower], key));
+        if (follower !== txn) edges.add(txn, follower, EdgeKind.rw, state.id);
       }
     }
   }
@@ -176,25 +192,23 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
       'rw-register: the version order is known only where a transaction read a key and then wrote it; writes nobody read-then-overwrote are unordered, so some anomalies cannot be seen',
     ],
     unreliable,
-    explain(kind, from, to, keyId, value, name) {
-      const key = show(keys[keyId]);
-      if (kind === EdgeKind.ww) return `${name(to)} read key ${key} as ${name(from)}'s version and then wrote ${show(value)} over it`;
-      if (kind === EdgeKind.wr) return `${name(to)} read key ${key} = ${show(value)}, which ${name(from)} wrote`;
-      return `${name(from)} read key ${key} before ${name(to)} overwrote that version with ${show(value)}`;
+    explain(kind, from, to, keyId, name) {
+      const key = keys[keyId];
+      const keyText = show(key);
+      if (kind === EdgeKind.wr) {
+        const value = firstRead(ops[to], key);
+        return { value, text: `${name(to)} read key ${keyText} = ${show(value)}, which ${name(from)} wrote` };
+      }
+      const value = finalWrite(ops[to], key);
+      if (kind === EdgeKind.ww) return { value, text: `${name(to)} read key ${keyText} as ${name(from)}'s version and then wrote ${show(value)} over it` };
+      return { value, text: `${name(from)} read key ${keyText} before ${name(to)} overwrote that version with ${show(value)}` };
     },
   };
 }
 
-function laterWrite(micros: readonly MicroOp[], position: number): boolean {
-  for (let later = position + 1; later < micros.length; later++) {
-    if (micros[later][0] !== 'r' && micros[later][1] === micros[position][1]) return true;
-  }
-  return false;
-}
-
-function touchedBefore(micros: readonly MicroOp[], position: number): boolean {
-  for (let earlier = 0; earlier < position; earlier++) if (micros[earlier][1] === micros[position][1]) return true;
-  return false;
+function firstRead(micros: readonly MicroOp[], key: unknown): unknown {
+  for (const micro of micros) if (micro[0] === 'r' && micro[1] === key) return micro[2] ?? null;
+  return null;
 }
 
 function finalWrite(micros: readonly MicroOp[], key: unknown): unknown {

@@ -99,7 +99,8 @@ export function collectTransactions(history: History): Transactions {
       process[count] = op.process;
       invokePosition[count] = position;
       completionPosition[count] = -1;
-      ops.push(microOpsOf(op, true));
+      // Validated once its outcome is known: an ok completion replaces the invocation's micro-ops.
+      ops.push(op.value as readonly MicroOp[]);
       open.set(op.process, count);
       count++;
       continue;
@@ -111,10 +112,12 @@ export function collectTransactions(history: History): Transactions {
     if (op.type === 'ok') {
       outcome[id] = Outcome.ok;
       ops[id] = microOpsOf(op, false);
-    } else if (op.type === 'fail') {
-      outcome[id] = Outcome.fail;
+    } else {
+      if (op.type === 'fail') outcome[id] = Outcome.fail;
+      ops[id] = microOpsOf(history[invokePosition[id]], true);
     }
   }
+  for (const id of open.values()) ops[id] = microOpsOf(history[invokePosition[id]], true);
   return {
     count,
     outcome: outcome.subarray(0, count),
@@ -130,4 +133,24 @@ function grow<T extends Uint8Array | Int32Array | Float64Array>(array: T, capaci
   const bigger = new (array.constructor as new (length: number) => T)(capacity);
   bigger.set(array);
   return bigger;
+}
+
+/**
+ * Keys a transaction touches more than once, with how many of those touches write (append or w); null when it
+ * touches every key once, as almost all do. Linear: a final read of every key can hold thousands of micro-ops.
+ */
+export function repeatedKeys(micros: readonly MicroOp[]): Map<unknown, { touches: number; writes: number }> | null {
+  if (micros.length < 2) return null;
+  const counts = new Map<unknown, { touches: number; writes: number }>();
+  let repeated = false;
+  for (const micro of micros) {
+    let entry = counts.get(micro[1]);
+    if (!entry) counts.set(micro[1], (entry = { touches: 0, writes: 0 }));
+    else repeated = true;
+    entry.touches++;
+    if (micro[0] !== 'r') entry.writes++;
+  }
+  if (!repeated) return null;
+  for (const [key, entry] of counts) if (entry.touches < 2) counts.delete(key);
+  return counts;
 }
