@@ -253,7 +253,8 @@ function buildPorcupine(): { binary: string } | { skipped: string } {
   mkdirSync(directory, { recursive: true });
   const build = spawnSync(go, ['build', '-o', binary, '.'], { cwd: porcupineSource, encoding: 'utf8', timeout: 300_000 });
   if (build.status !== 0 || !existsSync(binary)) {
-    const why = `${build.stderr ?? ''}${build.error ? String(build.error) : ''}`.trim().split('\n')[0];
+    // The last line: go prints progress (downloading ...) before the error.
+    const why = `${build.stderr ?? ''}${build.error ? String(build.error) : ''}`.trim().split('\n').pop();
     return { skipped: `go build of ${porcupineSource} failed: Porcupine is not timed (${why})` };
   }
   return { binary };
