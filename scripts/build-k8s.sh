@@ -88,7 +88,14 @@ package tools
 import _ "k8s.io/kubernetes/cmd/kube-apiserver"
 EOF
     "$go" mod tidy >/dev/null
-    nice -n 10 "$go" build -trimpath -ldflags=-s -o "$kube_dir/kube-apiserver.partial" k8s.io/kubernetes/cmd/kube-apiserver
+    # The version kubernetes' own build stamps in (hack/lib/version.sh); without it /version says v0.0.0-master.
+    local minor=${KUBERNETES_VERSION#v1.}
+    minor=${minor%%.*}
+    local stamp="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1"
+    stamp="$stamp -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+    stamp="$stamp -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1"
+    stamp="$stamp -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+    nice -n 10 "$go" build -trimpath -ldflags="-s $stamp" -o "$kube_dir/kube-apiserver.partial" k8s.io/kubernetes/cmd/kube-apiserver
   )
   mv "$kube_dir/kube-apiserver.partial" "$kube_dir/kube-apiserver"
 }
