@@ -2,12 +2,12 @@
 // of the versions it holds; ww, wr and rw edges follow from positions in that order.
 import { EdgeKind, EdgeList } from './graph.js';
 import { show, type Inference, type PlainLog } from './inference.js';
-import { Outcome, repeatedKeys, TransactionFormatError, type MicroOp, type Transactions } from './transactions.js';
+import { Outcome, repeatedKeys, TransactionFormatError, WriterIndex, type MicroOp, type Transactions } from './transactions.js';
 
 interface KeyState {
   id: number;
   /** Appended value -> the transaction that appended it. */
-  writers: Map<unknown, number>;
+  writers: WriterIndex;
   /** Values a transaction appended and then followed with another append of its own to this key. */
   intermediate: Set<unknown> | null;
   /** For a transaction that appended several values to this key: each value's place among them (0, 1, ...). */
@@ -44,7 +44,7 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
   const stateOf = (key: unknown): KeyState => {
     let state = states.get(key);
     if (!state) {
-      state = { id: keys.length, writers: new Map(), intermediate: null, ordinal: null, longest: emptyList, longestReader: -1, after: null };
+      state = { id: keys.length, writers: new WriterIndex(), intermediate: null, ordinal: null, longest: emptyList, longestReader: -1, after: null };
       states.set(key, state);
       keys.push(key);
     }
@@ -174,12 +174,12 @@ export function inferListAppend(transactions: Transactions, log: PlainLog): Infe
     const seen = inLongest.get(state);
     if (!seen && state.longest.length > 0) continue; // every append to the key was read
     const lastWriter = state.longest.length > 0 ? state.writers.get(state.longest[state.longest.length - 1]) : undefined;
-    for (const [value, writer] of state.writers) {
-      if (seen?.has(value) || !(outcome[writer] === Outcome.ok || observed[writer] === 1)) continue;
+    state.writers.forEach((value, writer) => {
+      if (seen?.has(value) || !(outcome[writer] === Outcome.ok || observed[writer] === 1)) return;
       if (usable(lastWriter) && lastWriter !== writer) edges.add(lastWriter, writer, EdgeKind.ww, state.id);
       const after = (state.after ??= []);
       if (after[after.length - 1] !== writer) after.push(writer);
-    }
+    });
     if (state.after && state.after.length > unreadAppendersMax) {
       notes.push(`key ${show(keys[state.id])}: ${state.after.length} committed transactions appended values no read shows; their rw edges were left out`);
       state.after = null;

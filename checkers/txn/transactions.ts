@@ -141,6 +141,19 @@ function grow<T extends Uint8Array | Int32Array | Float64Array>(array: T, capaci
  */
 export function repeatedKeys(micros: readonly MicroOp[]): Map<unknown, { touches: number; writes: number }> | null {
   if (micros.length < 2) return null;
+  if (micros.length <= 16) {
+    // Small transactions (nearly all) answer without allocating: a pairwise scan.
+    let repeatedSmall = false;
+    for (let later = 1; later < micros.length && !repeatedSmall; later++) {
+      for (let earlier = 0; earlier < later; earlier++) {
+        if (micros[earlier][1] === micros[later][1]) {
+          repeatedSmall = true;
+          break;
+        }
+      }
+    }
+    if (!repeatedSmall) return null;
+  }
   const counts = new Map<unknown, { touches: number; writes: number }>();
   let repeated = false;
   for (const micro of micros) {
@@ -153,4 +166,49 @@ export function repeatedKeys(micros: readonly MicroOp[]): Map<unknown, { touches
   if (!repeated) return null;
   for (const [key, entry] of counts) if (entry.touches < 2) counts.delete(key);
   return counts;
+}
+
+/** Values below this are kept in an array slot instead of a map entry. */
+const denseValueLimit = 1 << 16;
+
+/**
+ * Value -> transaction id for one key. Workloads write small counters per key (Elle's 1, 2, 3...), which an
+ * array holds in a few bytes each where a Map entry costs tens: over a million transactions that is the
+ * difference between one garbage collection of the history and several. Other values go to a map.
+ */
+export class WriterIndex {
+  private dense: number[] = [];
+  private sparse: Map<unknown, number> | null = null;
+  size = 0;
+
+  get(value: unknown): number | undefined {
+    if (typeof value === 'number' && value >= 0 && value < denseValueLimit && Number.isInteger(value)) {
+      const writer = this.dense[value];
+      return writer === undefined || writer < 0 ? undefined : writer;
+    }
+    return this.sparse?.get(value);
+  }
+
+  set(value: unknown, writer: number): void {
+    if (typeof value === 'number' && value >= 0 && value < denseValueLimit && Number.isInteger(value)) {
+      // Fill holes with -1 so the array stays packed (holes would make it slower and larger).
+      while (this.dense.length < value) this.dense.push(-1);
+      if (this.dense.length === value) this.dense.push(writer);
+      else {
+        if (this.dense[value] < 0) this.size++;
+        this.dense[value] = writer;
+        return;
+      }
+      this.size++;
+      return;
+    }
+    const sparse = (this.sparse ??= new Map());
+    if (!sparse.has(value)) this.size++;
+    sparse.set(value, writer);
+  }
+
+  forEach(visit: (value: unknown, writer: number) => void): void {
+    for (let value = 0; value < this.dense.length; value++) if (this.dense[value] >= 0) visit(value, this.dense[value]);
+    this.sparse?.forEach((writer, value) => visit(value, writer));
+  }
 }
