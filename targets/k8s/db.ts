@@ -205,7 +205,11 @@ export class K8sDb implements Db {
   private async startApiserver(test: TestContext, node: Node): Promise<void> {
     const paths = k8sPaths(node);
     if ((await runningDaemonPid(test.backend, node, paths.apiserverPid)) !== undefined) return;
-    await test.backend.startDaemon(node, apiserverArgv(this.binaries(test, node).kubeApiserver, node), {
+    let argv = apiserverArgv(this.binaries(test, node).kubeApiserver, node);
+    // Local nodes share this host's name, and an apiserver's identity Lease is named after its host name: give
+    // each its own UTS namespace and name, or the apiservers fight over one Lease as if they were one machine.
+    if (test.backend.name === 'local') argv = ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', `faultline-${node.name}`, ...argv];
+    await test.backend.startDaemon(node, argv, {
       logFile: paths.apiserverLog,
       pidFile: paths.apiserverPid,
       cwd: paths.dir,
