@@ -65,6 +65,16 @@ describe('list-append anomalies', () => {
     expect(check(history, 'serializable').prohibited).toEqual(['G2-item']);
   });
 
+  it('an exhausted search budget makes a snapshot-isolation verdict unknown, never valid', () => {
+    const history = historyOf(
+      both([['r', 'x', []], ['r', 'y', []], ['append', 'x', 1]], [['r', 'x', []], ['r', 'y', []], ['append', 'y', 1]]),
+      alone(2, [['r', 'x', [1]], ['r', 'y', [1]]]),
+    );
+    const result = checkTransactions(history, { workload: 'list-append', consistency: 'snapshot-isolation', searchStepsMax: 1 });
+    expect(result.valid).toBe('unknown');
+    expect(result.notes.join(' ')).toMatch(/search budget/);
+  });
+
   it('G-nonadjacent: two rw edges separated by wr edges, forbidden by snapshot isolation', () => {
     // T1 -rw(x)-> T2 -wr(y)-> T3 -rw(z)-> T4 -wr(w)-> T1
     const history = historyOf(
