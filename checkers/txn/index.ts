@@ -96,8 +96,6 @@ export interface TxnCheckResult extends CheckResult {
 }
 
 const defaultSearchStepsMax = 20_000_000;
-/** Cycle examples kept for one type across components (each component contributes at most one per type). */
-
 export function isConsistencyModel(name: string): name is ConsistencyModel {
   return (consistencyModels as readonly string[]).includes(name);
 }
