@@ -96,6 +96,7 @@ export interface TxnCheckResult extends CheckResult {
 }
 
 const defaultSearchStepsMax = 20_000_000;
+
 export function isConsistencyModel(name: string): name is ConsistencyModel {
   return (consistencyModels as readonly string[]).includes(name);
 }
