@@ -573,7 +573,8 @@ const CLEANUP_SCRIPT = [
   'else',
   '  for dir in "$root"/*/; do [ -e "$dir$marker" ] && remove_run "${dir%/}"; done',
   'fi',
-  'rm -rf /tmp/faultline-ssh-"$run"* 2>/dev/null',
+  // Upload staging files: `<run>-<random>`, so run `ab` never takes run `abc`'s.
+  'if [ -n "$run" ]; then rm -rf /tmp/faultline-ssh-"$run"-* 2>/dev/null; else rm -rf /tmp/faultline-ssh-* 2>/dev/null; fi',
   // Jumps first (a chain still referenced cannot be deleted); each rule is removed by its own -S spelling.
   // Bounded: at most 20 jumps per chain, 100 chains.
   'if command -v iptables >/dev/null 2>&1; then',
