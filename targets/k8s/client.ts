@@ -1,7 +1,7 @@
 // The register workload on Kubernetes ConfigMaps through @kubernetes/client-node: consistent reads (or, as an
 // option, reads served from the apiserver's watch cache, labelled), writes, and compare-and-set through
 // resourceVersion preconditions; each error is fail only when the apiserver certainly changed nothing.
-import { ApiException, CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { ApiException, CoordinationV1Api, CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import type { Node } from '../../src/backends/types.js';
 import type { Client } from '../../src/client.js';
 import type { Op } from '../../src/history/types.js';
@@ -9,6 +9,7 @@ import type { WorkloadName } from '../../src/target.js';
 import type { TestContext } from '../../src/test-context.js';
 import type { ClusterPki } from './certs.js';
 import { apiserverUrl } from './db.js';
+import { K8sLockState, invokeK8sLock } from './lock.js';
 
 export const REGISTER_NAMESPACE = 'default';
 
@@ -90,6 +91,8 @@ export class K8sClient implements Client {
   private readonly options: K8sClientOptions;
   private readonly pkiSource: PkiSource;
   private api: CoreV1Api | undefined;
+  private coordination: CoordinationV1Api | undefined;
+  private readonly lockState = new K8sLockState();
 
   constructor(workload: WorkloadName, options: K8sClientOptions, pkiSource: PkiSource) {
     this.workload = workload;
@@ -103,7 +106,9 @@ export class K8sClient implements Client {
 
   async open(test: TestContext, node: Node): Promise<Client> {
     const client = new K8sClient(this.workload, this.options, this.pkiSource);
-    client.api = kubeConfigFor(node, await this.pkiSource(test)).makeApiClient(CoreV1Api);
+    const config = kubeConfigFor(node, await this.pkiSource(test));
+    client.api = config.makeApiClient(CoreV1Api);
+    client.coordination = config.makeApiClient(CoordinationV1Api);
     return client;
   }
 
@@ -124,6 +129,15 @@ export class K8sClient implements Client {
     const completion = (type: Op['type'], value: unknown, extra: Record<string, unknown> = {}): Op => ({ ...op, type, value, ...extra });
     const api = this.api;
     if (!api) return completion('fail', op.value, { error: 'client not open' });
+    if (this.workload === 'lock' && this.coordination) {
+      const coordination = this.coordination;
+      try {
+        return await invokeK8sLock(coordination, api, op, this.lockState, completion, (call) => this.bounded(call));
+      } catch (error) {
+        // A lock read changes nothing; every other lock op may have written before the error.
+        return completion(op.f === 'read' ? 'fail' : classifyError('write', error), op.value, { error: errorText(error) });
+      }
+    }
     if (this.workload !== 'register') return completion('fail', op.value, { error: `k8s client does not speak workload ${this.workload}` });
     const name = configMapName(op.key);
     try {

@@ -86,4 +86,28 @@ runIt('faultline run --target k8s --backend local', () => {
       if (run.runId) expect(await leftoversOf(run.runId)).toEqual([]);
     }
   }, 600_000);
+
+  it('holds Lease locks one client at a time with growing fencing tokens under partitions and kills', async () => {
+    const spec = join(store, 'k8s-lock.yaml');
+    writeFileSync(spec, [
+      'name: k8s-lock', 'target: k8s', 'backend: local', 'nodes: 3', 'workload: lock', 'time-limit: 18', 'nemesis: [partition, kill]',
+      'nemesis-schedule: timeline', 'nemesis-timeline:',
+      '  - {at: 3, fault: partition, action: start, value: {mode: one, seed: 2}}',
+      '  - {at: 8, fault: partition, action: stop}',
+      '  - {at: 10, fault: kill, action: start, value: {targets: one, seed: 6}}',
+      '  - {at: 14, fault: kill, action: stop}',
+      'concurrency: 6', 'rate: 20', 'recovery: 4', 'seed: 7', `store: ${store}`, '',
+    ].join('\n'));
+    const run = await faultline(['run', spec], 540_000);
+    try {
+      expect(run.results?.errors, describeRun(run)).toEqual([]);
+      expect(run.results?.valid, describeRun(run)).toBe(true);
+      const lock = run.results?.checkers.lock as unknown as { holdings: number; overlapCount: number; tokenViolationCount: number; staleWriteCount: number };
+      process.stdout.write(`k8s lock run: ${JSON.stringify(lock).slice(0, 400)}\n`);
+      expect(lock.holdings).toBeGreaterThan(3);
+      expect(lock.overlapCount + lock.tokenViolationCount + lock.staleWriteCount).toBe(0);
+    } finally {
+      if (run.runId) expect(await leftoversOf(run.runId)).toEqual([]);
+    }
+  }, 600_000);
 });

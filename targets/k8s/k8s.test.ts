@@ -68,6 +68,7 @@ describe('k8s options', () => {
       "k8s target: fault-component must be one of both, apiserver, etcd, apiserver-etcd-link, got 'kubelet'",
     );
     expect(() => k8sTarget.client('set', {})).toThrow('k8s target: workload set is not supported');
+    expect(() => k8sTarget.client('lock', {})).not.toThrow();
   });
 });
 
