@@ -4,12 +4,13 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildOnce, describeRun, faultline, leftoversOf, readJsonl } from '../../src/runner/e2e-support.js';
+import { describeWhen } from '../../src/testing/requirements.js';
 
 const isRoot = process.getuid?.() === 0;
 // CI runs as root with etcd installed by its set-up: there a missing piece is a failure, not a skip.
-const runIt = (isRoot && existsSync('/usr/bin/etcd')) || process.env.CI ? describe : describe.skip;
+const runIt = describeWhen('the etcd workloads e2e', { root: isRoot, 'etcd (/usr/bin/etcd, apt-get install etcd-server)': existsSync('/usr/bin/etcd') });
 
 const store = mkdtempSync(join(tmpdir(), 'fl-etcd-workloads-'));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
