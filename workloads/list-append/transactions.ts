@@ -7,6 +7,9 @@ import type { History } from '../../src/history/types.js';
 import { UserError } from '../../src/errors.js';
 import { checkTransactions, consistencyModels, type ConsistencyModel, type TxnWorkload } from '../../checkers/txn/index.js';
 import { slotWeights } from '../register/index.js';
+import { statsChecker } from '../../checkers/stats/index.js';
+import type { TestSpec } from '../../src/spec/types.js';
+import type { Workload, WorkloadInstance } from '../types.js';
 
 /** The write micro-op's name: list-append appends to a list, rw-register overwrites a register. */
 export type WriteFunction = 'append' | 'w';
@@ -108,6 +111,34 @@ export function transactionChecker(workload: TxnWorkload, consistency: Consisten
     name: 'elle',
     async check(_context, history: History): Promise<CheckResult> {
       return checkTransactions(history, { workload, consistency });
+    },
+  };
+}
+
+/**
+ * A transactional workload (list-append or rw-register): the same generator, final reads and checkers, told
+ * apart by the write micro-op and the checker's inference. Checked as strict serializable unless the spec's
+ * `consistency` names another model.
+ */
+export function transactionWorkload(name: TxnWorkload, write: WriteFunction): Workload {
+  return {
+    name,
+    create(spec: TestSpec): WorkloadInstance {
+      const consistency = chooseConsistency(spec.consistency, 'strict-serializable');
+      const generator = transactionGenerator({
+        write,
+        keys: spec.keys,
+        keyDistribution: spec.keyDistribution,
+        writesPerKey: spec.opsPerKey,
+        transactionLengthMax: transactionLengthMaxDefault,
+      });
+      return {
+        name,
+        generator,
+        finalOps: (nodeNames) => finalReadTransactions(generator.keysUsed(), nodeNames),
+        checkers: async (): Promise<Checker[]> => [transactionChecker(name, consistency), statsChecker()],
+        checkContext: () => ({ options: { workload: name, consistency } }),
+      };
     },
   };
 }
