@@ -71,7 +71,14 @@ export class ProcessFaultNemesis implements Nemesis {
     const targets = opValue(op).targets ?? 'one';
     if (!isTargetSelector(targets)) return refused(op, `${op.f}: targets must be one of ${TARGET_SELECTORS.join(', ')}, got ${JSON.stringify(targets)}`);
     const selection = await selectTargets(test, db, targets, opRandom(op));
-    const names = selection.nodes.map((node) => node.name);
+    // A node a disk fault took out stays down: no kill or pause acts on it (and no heal would bring it back).
+    const takenOut = selection.nodes.filter((node) => test.nodesTakenOut?.has(node.name)).map((node) => node.name);
+    const names = selection.nodes.map((node) => node.name).filter((name) => !takenOut.includes(name));
+    if (takenOut.length > 0) {
+      const note = `left alone, taken out by the disk fault: ${takenOut.join(', ')}`;
+      selection.note = selection.note ? `${selection.note}; ${note}` : note;
+    }
+    if (names.length === 0) return refused(op, `${op.f}: every chosen node was taken out by the disk fault (${takenOut.join(', ')})`);
     const results = await Promise.allSettled(names.map((name) => this.spec.act(db, test, name)));
     const hit: string[] = [];
     const errors: string[] = [];
@@ -91,6 +98,8 @@ export class ProcessFaultNemesis implements Nemesis {
   }
 
   private async undoAll(test: TestContext, db: Db): Promise<string[]> {
+    // A node the disk fault took out after this nemesis hit it refuses to start: it is the disk fault's now.
+    for (const name of [...this.affected]) if (test.nodesTakenOut?.has(name)) this.affected.delete(name);
     const names = [...this.affected].sort();
     const results = await Promise.allSettled(names.map((name) => this.spec.undo(db, test, name)));
     const errors: string[] = [];

@@ -12,6 +12,11 @@ export interface TestContext {
   seed: number;
   /** The validated spec (src/spec); targets read their own options from spec.targetOptions. */
   spec: Record<string, unknown> & { targetOptions?: Record<string, unknown> };
+  /**
+   * Nodes a fault took out for good: the disk nemesis adds a node that refused to start on corrupted data
+   * (a store's fail-stop). Other nemeses leave these alone: they neither choose nor restart them.
+   */
+  nodesTakenOut?: Set<string>;
   /** One line to the run log (and the terminal when not in a progress display). */
   log(message: string): void;
 }

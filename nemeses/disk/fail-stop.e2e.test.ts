@@ -67,6 +67,7 @@ describeWhen('the disk fail-stop e2e', { root: isRoot(), iptables: hasCommand('i
       const runLog = readFileSync(join(run.runDir!, 'run.log'), 'utf8');
       expect(runLog).toContain(`faultline: disk: ${record.node} did not start again after corrupt-file`);
       expect(run.results!.errors, describeRun(run)).toEqual([]);
+      expect(run.results!.warnings ?? [], describeRun(run)).toContainEqual(expect.stringMatching(new RegExp(`^${record.node} was taken out by the disk fault`)));
       expect(run.results!.valid, describeRun(run)).toBe(true);
       expect(run.exitCode, describeRun(run)).toBe(0);
       // The two nodes left kept serving after the corruption.

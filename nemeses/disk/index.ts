@@ -187,6 +187,7 @@ class DiskNemesis implements Nemesis {
       const reason = errorMessage(error);
       this.stopped.delete(node.name);
       this.takenOut.add(node.name);
+      (test.nodesTakenOut ??= new Set()).add(node.name);
       test.log(`faultline: disk: ${node.name} did not start again after corrupt-file (${mode} of ${file}); taken out by the disk fault, left down: ${reason}`);
       return { ...record, restart: 'refused', restartError: reason };
     }

@@ -235,6 +235,8 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     seed: spec.seed,
     spec: { ...spec } as unknown as TestContext['spec'],
     log,
+    // One set for the run: nemesis ops see copies of this context (with their own cancellable backend).
+    nodesTakenOut: new Set(),
   };
 
   const rootRandom = createRandom(spec.seed);
@@ -477,6 +479,11 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     errors,
   };
   const warnings = [...(backend?.warnings ?? [])];
+  // The disk fault's fail-stop is a fault's effect, not the store's bug: said here (and in the report) so a
+  // reader sees which nodes served none of the run's end, and why.
+  for (const name of [...(test.nodesTakenOut ?? [])].sort()) {
+    warnings.push(`${name} was taken out by the disk fault: it refused to start on corrupted data (fail-stop) and stayed down`);
+  }
   if (warnings.length > 0) results.warnings = warnings;
   writeJson(runFile(runDir, 'results'), results);
   updateLatest(spec.store, runDir);
