@@ -3,6 +3,8 @@ import type { History, Op } from '../src/history/types.js';
 import type { RunResults } from '../src/results.js';
 import type { Validity } from '../checkers/types.js';
 import { counterexampleChart, faultTimelineChart, formatTime, timeUnits, latencyChart, throughputChart, faultColour, outcomeColours } from './charts.js';
+import { renderTxnResultHtml } from '../checkers/txn/render.js';
+import type { TxnCheckResult } from '../checkers/txn/index.js';
 import { counterexampleView, findCounterexamples, referencedIndexes, type CounterexampleView } from './counterexample.js';
 import { displayText, escapeHtml, truncateText } from './escape.js';
 import { faultEvents, faultPeriods } from './faults.js';
@@ -46,6 +48,14 @@ export interface ReportInput {
 
 /** Counterexamples drawn in full; more are listed by key only. */
 const counterexamplesDrawn = 5;
+
+/** A transactional checker's result (checkers/txn), told by its shape: results.json may come from any run. */
+function isTxnResult(result: Record<string, unknown> | undefined): result is Record<string, unknown> & TxnCheckResult {
+  return (
+    typeof result === 'object' && result !== null && Array.isArray(result.anomalyTypes) && typeof result.consistency === 'string' &&
+    typeof result.anomalies === 'object' && result.anomalies !== null && typeof result.txnCount === 'object' && Array.isArray(result.notes) && Array.isArray(result.prohibited)
+  );
+}
 const faultEventRows = 500;
 const elementListLimit = 2000;
 const rawJsonCharacters = 60_000;
@@ -82,6 +92,10 @@ export function verdictReasons(results: ReportResults): string[] {
   for (const [name, result] of Object.entries(results.checkers)) {
     if (!result || result.valid !== results.valid) continue;
     let why = typeof result.reason === 'string' ? result.reason : typeof result.error === 'string' ? result.error : undefined;
+    if (why === undefined && isTxnResult(result) && result.prohibited.length > 0) {
+      const counts = result.prohibited.map((type) => `${type} x${result.anomalyCounts[type] ?? 0}`).join(', ');
+      why = `${counts}: forbidden under ${result.consistency}`;
+    }
     if (why === undefined && Array.isArray(result.keys)) {
       const keys = (result.keys as Array<Record<string, unknown>>).filter((key) => key && key.valid === results.valid);
       const keyReason = keys.find((key) => typeof key.reason === 'string')?.reason as string | undefined;
@@ -210,6 +224,7 @@ code{font-size:.85em;background:#eef1f4;padding:0 3px;border-radius:3px;word-bre
 .swatch{display:inline-block;width:14px;height:10px;border:1px solid #333;margin:0 4px 0 12px;vertical-align:middle}
 .op-failing-swatch{background:#ff6b6b}.op-concurrent-swatch{background:#9cc3ff}.op-prefix-swatch{background:#c9ecd0}
 .counterexample{border:1px solid #f0b8b8;background:#fff;padding:4px 14px 10px;border-radius:8px;margin:12px 0}
+.txn-check{border:1px solid #f0b8b8;background:#fff;padding:4px 14px 10px;border-radius:8px;margin:12px 0}.txn-check h4.forbidden{color:#b00020}.txn-check h4.allowed{color:#555}.txn-cycle{font-size:.85rem}
 .counterexample-facts{display:grid;grid-template-columns:1fr 1fr 1fr;gap:12px;font-size:.85rem}
 .counterexample-facts ul,.counterexample-facts ol{padding-left:2.6em;margin:0;max-height:300px;overflow:auto}
 .muted{color:#7a8590}.warning{color:#8a5a00}.error{color:var(--fail)}
@@ -304,6 +319,12 @@ export function buildReportHtml(input: ReportInput): string {
     }
     parts.push('</section>');
   }
+  // Transactional checks (list-append, rw-register): each anomaly with the cycle that proves it, step by step.
+  const txnSections = checkerNames
+    .map((name) => results.checkers[name] as Record<string, unknown>)
+    .filter(isTxnResult)
+    .map((result) => renderTxnResultHtml(result));
+  if (txnSections.length) parts.push(`<section id="transactions"><h2>Transactional anomalies</h2>${txnSections.join('')}</section>`);
   const elementSections = checkerNames.map((name) => elementLists(name, results.checkers[name] as Record<string, unknown>)).join('');
   if (elementSections) parts.push(`<section id="elements"><h2>Set elements</h2>${elementSections}</section>`);
 
