@@ -191,7 +191,10 @@ describeWhen('the worker-thread test', { [`the build (${compiledIndex}; npx tsc 
     const broken = valid.map((op) => (op.type === 'ok' && op.f === 'get' && op.index % 7 === 0 ? { ...op, value: 'stale' } : op));
     for (const h of [valid, broken]) {
       const inThread = await compiled.checkLinearizable(h, { model: 'kv-append', workers: 0 });
+      const batchesBefore = compiled.workerStatistics.batchesChecked;
       const inWorkers = await compiled.checkLinearizable(h, { model: 'kv-append', workers: 2 });
+      // The threads really ran (a silent fallback to one thread would give equal results and prove nothing).
+      expect(compiled.workerStatistics.batchesChecked).toBeGreaterThan(batchesBefore);
       expect(inWorkers).toEqual(inThread);
     }
   });
