@@ -25,8 +25,8 @@ if [ ! -x "$go" ]; then
 fi
 # The machine's own Go; both pinned releases need Go 1.24, so no other toolchain is fetched.
 export GOTOOLCHAIN=local
-# The machine is small and shared: one compile at a time, at low priority.
-export GOFLAGS="${GOFLAGS:--p=1}"
+# Every core (set-up runs before the tests, alone), at low priority; GOFLAGS=-p=1 limits it on a shared machine.
+export GOFLAGS="${GOFLAGS:-}"
 export CGO_ENABLED=0
 mkdir -p "$cache"
 
