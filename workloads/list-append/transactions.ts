@@ -6,7 +6,7 @@ import type { Generator, OpRequest, Random } from '../../src/generator/index.js'
 import type { History } from '../../src/history/types.js';
 import { UserError } from '../../src/errors.js';
 import { checkTransactions, consistencyModels, type ConsistencyModel, type TxnWorkload } from '../../checkers/txn/index.js';
-import { slotWeights } from '../register/index.js';
+import { chooseSlot, slotWeights } from '../register/index.js';
 import { statsChecker } from '../../checkers/stats/index.js';
 import type { TestSpec } from '../../src/spec/types.js';
 import type { Workload, WorkloadInstance } from '../types.js';
@@ -39,19 +39,6 @@ interface KeySlot {
   writes: number;
   /** The last value written to this key (values are 1, 2, 3, ... per key). */
   lastValue: number;
-}
-
-function chooseSlot(cumulative: readonly number[], random: Random): number {
-  const draw = random.next();
-  let low = 0;
-  let high = cumulative.length - 1;
-  // Binary search: the first slot whose cumulative weight exceeds the draw.
-  while (low < high) {
-    const middle = (low + high) >> 1;
-    if (cumulative[middle] > draw) high = middle;
-    else low = middle + 1;
-  }
-  return low;
 }
 
 /** Endless `txn` ops; `keysUsed()` names every key some transaction touched (for the final reads). */

@@ -31,7 +31,8 @@ export function slotWeights(count: number, distribution: 'uniform' | 'zipfian'):
   return cumulative.map((value) => value / total);
 }
 
-function chooseSlot(cumulative: readonly number[], random: Random): number {
+/** The slot a seeded draw lands in, given cumulative weights (from slotWeights). */
+export function chooseSlot(cumulative: readonly number[], random: Random): number {
   const draw = random.next();
   let low = 0;
   let high = cumulative.length - 1;
