@@ -32,6 +32,16 @@ export interface NemesisOptions {
   diskFaults?: Array<'bitflip' | 'truncate' | 'fill'>;
   /** Upper bound of a fill-disk filler file, in MiB (the volume should fill long before). Default 1024. */
   fillMbMax?: number;
+  /** Partition shapes a flapping network cuts with. Default random-halves and one (a node isolated). */
+  flapModes?: PartitionMode[];
+  /** Shortest and longest cut or healed spell of a flapping network (also `flap-min-ms`, `flap-max-ms`). Default 200 and 2000. */
+  flapMinMs?: number;
+  flapMaxMs?: number;
+  /** capacity: how many nodes the operator meant to remove (default 1) and how many go (a count or a selector; default majority). */
+  intended?: number;
+  removed?: number | 'one' | 'minority' | 'majority' | 'all';
+  /** capacity: pause between one node's restart and the next on heal (also `restart-delay-ms`). Default 2000. */
+  restartDelayMs?: number;
 }
 
 /**
@@ -135,10 +145,10 @@ export function isTargetSelector(value: unknown): value is TargetSelector {
 }
 
 /**
- * A per-run iptables chain name for one kind of fault. Partition and packet loss get separate chains so
- * healing one (a flush of its chain) never heals the other. Short enough for iptables' 28-character limit.
+ * A per-run iptables chain name for one kind of fault. Partition, packet loss and the flapping network get
+ * separate chains so healing one (a flush of its chain) never heals another. Short enough for iptables' 28-character limit.
  */
-export function chainName(test: TestContext, kind: 'PART' | 'LOSS'): string {
+export function chainName(test: TestContext, kind: 'PART' | 'LOSS' | 'FLAP'): string {
   return `FL-${kind}-${createHash('sha256').update(test.runId).digest('hex').slice(0, 8)}`;
 }
 
@@ -201,4 +211,23 @@ export async function settleAll<T>(items: readonly T[], fn: (item: T) => Promise
 /** Throws one error naming every problem, or nothing when there were none. */
 export function throwIfErrors(what: string, errors: readonly string[]): void {
   if (errors.length > 0) throw new Error(`${what}: ${errors.join('; ')}`);
+}
+
+/**
+ * A numeric option looked up in order in each source (an op's value first, then the package's options) under
+ * each spelling (`flap-min-ms` and `flapMinMs`). Returns undefined when no source names it, and throws one
+ * line naming the option and the range when a source holds anything but a number in [min, max].
+ */
+export function numberOption(sources: readonly Record<string, unknown>[], name: string, min: number, max: number): number | undefined {
+  const camel = name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  for (const source of sources) {
+    for (const spelling of [name, camel]) {
+      if (!(spelling in source) || source[spelling] === undefined || source[spelling] === null) continue;
+      const raw = source[spelling];
+      const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name}: expected a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      return value;
+    }
+  }
+  return undefined;
 }

@@ -5,8 +5,10 @@ import type { Nemesis } from '../src/nemesis.js';
 import type { TestContext } from '../src/test-context.js';
 import type { FaultName, NemesisPackage } from './types.js';
 import { errorMessage, refused, type NemesisOptions } from './common.js';
+import { capacityPackage } from './capacity/index.js';
 import { clockPackage } from './clock/index.js';
 import { diskPackage } from './disk/index.js';
+import { flapPackage } from './flap/index.js';
 import { killPackage } from './kill/index.js';
 import { packetPackage } from './packet/index.js';
 import { partitionPackage } from './partition/index.js';
@@ -21,6 +23,8 @@ const factories: Record<FaultName, (options: NemesisOptions) => NemesisPackage> 
   pause: pausePackage,
   clock: clockPackage,
   disk: diskPackage,
+  flap: flapPackage,
+  capacity: capacityPackage,
 };
 
 export const FAULT_NAMES: readonly FaultName[] = Object.keys(factories) as FaultName[];

@@ -10,13 +10,15 @@ import type { Nemesis } from '../src/nemesis.js';
  * - pause:     pause {targets}, resume
  * - clock:     bump-clock {deltaMs, targets}, strobe-clock {deltaMs, periodMs, durationMs, targets}, reset-clock
  * - disk:      corrupt-file {targets, mode: 'bitflip'|'truncate'}, fill-disk {targets}, free-disk
+ * - flap:      start-flap {mode, seed, flap-min-ms, flap-max-ms}, stop-flap; each toggle between them is recorded as start-flap-cut / stop-flap-cut
+ * - capacity:  remove-capacity {intended, removed, restart-delay-ms, seed}, restore-capacity (restarts staggered, each recorded as capacity-restart)
  */
 export interface FaultOp {
   f: string;
   value: unknown;
 }
 
-export type FaultName = 'partition' | 'packet' | 'kill' | 'pause' | 'clock' | 'disk';
+export type FaultName = 'partition' | 'packet' | 'kill' | 'pause' | 'clock' | 'disk' | 'flap' | 'capacity';
 
 export interface NemesisPackage {
   readonly name: FaultName;

@@ -19,4 +19,9 @@ export interface TestContext {
   nodesTakenOut?: Set<string>;
   /** One line to the run log (and the terminal when not in a progress display). */
   log(message: string): void;
+  /**
+   * Records what a nemesis did between its own ops (each cut and heal of a flapping network) as a nemesis
+   * completion in the history and nemesis.jsonl, so the report's fault timeline shows it. Absent outside a run.
+   */
+  recordNemesisEvent?(event: { f: string; value: unknown }): void;
 }

@@ -112,7 +112,31 @@ export function decidePartition(mode: PartitionMode, names: readonly string[], r
   }
 }
 
-function isPartitionMode(value: unknown): value is PartitionMode {
+/**
+ * Replaces the rules of `chain` on every node with DROPs of the peers its grudge names (one atomic
+ * iptables-restore per node). Returns the errors met, one per node that failed. Shared with the flap nemesis.
+ */
+export async function applyGrudge(test: TestContext, chain: string, grudge: Grudge): Promise<string[]> {
+  return settleAll(
+    test.nodes,
+    async (node) => {
+      const lines = [`-F ${chain}`];
+      for (const peerName of grudge[node.name] ?? []) {
+        const peer = test.nodes.find((candidate) => candidate.name === peerName)!;
+        lines.push(`-A ${chain} -s ${peer.host} -j DROP`, `-A ${chain} -d ${peer.host} -j DROP`);
+      }
+      await iptablesRestore(test, node, lines);
+    },
+    (node) => node.name,
+  );
+}
+
+/** Empties `chain` on every node (the jumps stay, so the next grudge takes effect at once). Returns the errors met. */
+export async function flushGrudge(test: TestContext, chain: string): Promise<string[]> {
+  return settleAll(test.nodes, (node) => iptablesRestore(test, node, [`-F ${chain}`]), (node) => node.name);
+}
+
+export function isPartitionMode(value: unknown): value is PartitionMode {
   return typeof value === 'string' && (PARTITION_MODES as readonly string[]).includes(value);
 }
 
@@ -148,27 +172,14 @@ class PartitionNemesis implements Nemesis {
       }
     }
     const decision = decidePartition(mode, names, random, primaries);
-    const chain = chainName(test, 'PART');
-    const errors = await settleAll(
-      test.nodes,
-      async (node) => {
-        const lines = [`-F ${chain}`];
-        for (const peerName of decision.grudge[node.name] ?? []) {
-          const peer = test.nodes.find((candidate) => candidate.name === peerName)!;
-          lines.push(`-A ${chain} -s ${peer.host} -j DROP`, `-A ${chain} -d ${peer.host} -j DROP`);
-        }
-        await iptablesRestore(test, node, lines);
-      },
-      (node) => node.name,
-    );
+    const errors = await applyGrudge(test, chainName(test, 'PART'), decision.grudge);
     const value = { mode: requested, ...(mode !== requested ? { appliedMode: mode } : {}), grudge: decision.grudge, ...decision.description, ...(note ? { note } : {}) };
     if (errors.length === test.nodes.length) return refused(op, `partition not applied: ${errors.join('; ')}`, value);
     return done(op, errors.length > 0 ? { ...value, errors } : value);
   }
 
   private async heal(test: TestContext): Promise<string[]> {
-    const chain = chainName(test, 'PART');
-    return settleAll(test.nodes, (node) => iptablesRestore(test, node, [`-F ${chain}`]), (node) => node.name);
+    return flushGrudge(test, chainName(test, 'PART'));
   }
 
   async teardown(test: TestContext): Promise<void> {

@@ -534,14 +534,14 @@ export interface SshCleanupReport {
 }
 
 /**
- * The iptables chains the partition and packet nemeses create for a run on each node (named by
+ * The iptables chains the partition, packet and flap nemeses create for a run on each node (named by
  * nemeses/common.ts's chainName, from the run id alone), with jumps to them from INPUT (and OUTPUT).
  * A killed controller never healed them: on a real host they outlive the run until cleanup removes them.
  */
 export function runChains(runId: string): string[] {
   // chainName reads only the run id of the context it is given.
   const context = { runId } as Pick<TestContext, 'runId'> as TestContext;
-  return [chainName(context, 'PART'), chainName(context, 'LOSS')];
+  return [chainName(context, 'PART'), chainName(context, 'LOSS'), chainName(context, 'FLAP')];
 }
 
 /**
@@ -579,7 +579,7 @@ const CLEANUP_SCRIPT = [
   // Bounded: at most 20 jumps per chain, 100 chains.
   'if command -v iptables >/dev/null 2>&1; then',
   '  if [ -z "$run" ]; then',
-  '    chains=$(iptables -w 5 -S 2>/dev/null | awk \'$1 == "-N" && $2 ~ /^FL-(PART|LOSS)-[0-9a-f]+$/ { print $2 }\' | head -n 100)',
+  '    chains=$(iptables -w 5 -S 2>/dev/null | awk \'$1 == "-N" && $2 ~ /^FL-(PART|LOSS|FLAP)-[0-9a-f]+$/ { print $2 }\' | head -n 100)',
   '  fi',
   '  for chain in $chains; do',
   '    iptables -w 5 -S "$chain" >/dev/null 2>&1 || continue',

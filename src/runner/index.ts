@@ -237,6 +237,10 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     log,
     // One set for the run: nemesis ops see copies of this context (with their own cancellable backend).
     nodesTakenOut: new Set(),
+    // A lone completion (no invoke): it may fall while another nemesis op is outstanding without breaking its pairing.
+    recordNemesisEvent: (event) => {
+      recorder.complete({ process: 'nemesis', f: event.f, value: event.value } as Op, 'info', { value: event.value });
+    },
   };
 
   const rootRandom = createRandom(spec.seed);

@@ -7,7 +7,7 @@ export type SpecWorkload = 'register' | 'set' | 'list-append' | 'rw-register' | 
 export type KeyDistribution = 'uniform' | 'zipfian';
 export type NemesisScheduleKind = 'periodic' | 'random' | 'timeline';
 
-export const faultNames: readonly FaultName[] = ['partition', 'kill', 'pause', 'clock', 'disk', 'packet'];
+export const faultNames: readonly FaultName[] = ['partition', 'kill', 'pause', 'clock', 'disk', 'packet', 'flap', 'capacity'];
 export const targetNames = ['raftkv', 'etcd', 'postgres', 'k8s'] as const;
 export const backendNames: readonly BackendName[] = ['local', 'docker', 'ssh'];
 export const workloadNames: readonly SpecWorkload[] = ['register', 'set', 'list-append', 'rw-register', 'counter', 'bank', 'queue', 'lock'];
