@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{src,checkers,nemeses,workloads,reports,targets,docker}/**/*.test.ts'],
+          include: ['{src,checkers,nemeses,workloads,reports,targets,docker,scenarios}/**/*.test.ts'],
           exclude: ['**/*.e2e.test.ts', 'node_modules/**', 'dist/**'],
           testTimeout: 120_000,
         },
@@ -18,7 +18,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['{src,checkers,nemeses,workloads,reports,targets,docker}/**/*.e2e.test.ts'],
+          include: ['{src,checkers,nemeses,workloads,reports,targets,docker,scenarios}/**/*.e2e.test.ts'],
           exclude: ['node_modules/**', 'dist/**'],
           testTimeout: 600_000,
           hookTimeout: 300_000,

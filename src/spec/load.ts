@@ -1,6 +1,8 @@
 // Loads and validates a test spec from a YAML/JSON file and command-line flags (flags win), naming the field,
 // and for files the line, of anything wrong: "spec.yaml:3: nodes: expected an integer from 1 to 9, got 'five'".
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { UserError, inputError } from '../errors.js';
 import type { FaultName } from '../../nemeses/types.js';
@@ -332,9 +334,27 @@ export function validateSpec(raws: Map<string, RawValue>): TestSpec {
   return spec;
 }
 
+/** Faultline's own folder (where scenarios/ ships), from src/spec (run from source) or dist/src/spec. */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return existsSync(join(here, '..', '..', 'package.json')) ? resolve(here, '..', '..') : resolve(here, '..', '..', '..');
+}
+
+/**
+ * A spec file's path: as given when it exists; else, for a relative path, the same path in Faultline's own
+ * folder, so `faultline run scenarios/target-2019-flap.yaml` finds the bundled scenario from any directory; else
+ * a bare name of a bundled scenario (`target-2019-flap`). Otherwise as given, and reading it says what is wrong.
+ */
+export function resolveSpecPath(file: string): string {
+  if (existsSync(file) || isAbsolute(file)) return file;
+  const root = packageRoot();
+  const candidates = [join(root, file), join(root, 'scenarios', file), join(root, 'scenarios', `${file}.yaml`)];
+  return candidates.find((candidate) => existsSync(candidate)) ?? file;
+}
+
 /** The whole loader: an optional spec file, then flags over it. */
 export function loadSpec(options: { file?: string; flags?: Record<string, unknown> }): TestSpec {
-  const raws = options.file ? readSpecFile(options.file) : new Map<string, RawValue>();
+  const raws = options.file ? readSpecFile(resolveSpecPath(options.file)) : new Map<string, RawValue>();
   for (const [field, raw] of flagsToRaw(options.flags ?? {})) raws.set(field, raw);
   return validateSpec(raws);
 }

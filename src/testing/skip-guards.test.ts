@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const repositoryRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-const testFolders = ['src', 'checkers', 'nemeses', 'workloads', 'reports', 'targets', 'docker'];
+const testFolders = ['src', 'checkers', 'nemeses', 'workloads', 'reports', 'targets', 'docker', 'scenarios'];
 /** Files searched at most: a bound on the walk. */
 const filesMax = 5000;
 
