@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .option('--keys <n>', 'register: keys live at once (default 5)')
     .option('--key-distribution <kind>', 'register: uniform or zipfian (default uniform)')
     .option('--ops-per-key <n>', 'register: ops on a key before a fresh key replaces it (default 300)')
-    .option('--nemesis <faults>', "partition,kill,pause,clock,disk,packet or 'none' (default partition,kill,pause,clock)")
+    .option('--nemesis <faults>', "partition,kill,pause,clock,disk,packet,flap,capacity or 'none' (default partition,kill,pause,clock)")
     .option('--nemesis-interval <seconds>', 'mean length of quiet and faulty windows (default 5)')
     .option('--nemesis-schedule <kind>', 'periodic, random or timeline (default random)')
     .option('--nemesis-concurrent-faults <n>', 'periodic, random: faults a window may hold at once, composed (default 1: never overlapping)')
