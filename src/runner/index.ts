@@ -18,6 +18,7 @@ import type { TestContext } from '../test-context.js';
 import { loadTarget } from '../targets.js';
 import { mergeValidity, type CheckResult, type Validity } from '../../checkers/types.js';
 import { clientWorkersChecker } from '../../checkers/stats/index.js';
+import { availabilityChecker } from '../../checkers/availability/index.js';
 import type { NemesisPackage } from '../../nemeses/types.js';
 import { loadWorkload, type WorkloadInstance } from '../../workloads/index.js';
 import {
@@ -449,6 +450,10 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     output.write('faultline: checking the history\n');
     runLog.line('checking the history');
     checked = await runCheckers(await workloadInstance.checkers(), workloadInstance.checkContext(), recorder.history);
+    // Every run says how available the store stayed; only the spec's thresholds can make this verdict fail.
+    const availability = await runCheckers([availabilityChecker(spec.availability ?? {})], {}, recorder.history);
+    Object.assign(checked.checkers, availability.checkers);
+    checked.valid = mergeValidity(checked.valid, availability.valid);
   }
 
   for (const entry of unhealedFaults) errors.push(`fault not healed: ${entry.fault}: ${entry.error}`);

@@ -96,6 +96,7 @@ const fieldsInFiles = [
   'name', 'target', 'backend', 'nodes', 'workload', 'keys', 'key-distribution', 'ops-per-key', 'nemesis',
   'nemesis-interval', 'nemesis-schedule', 'nemesis-timeline', 'nemesis-concurrent-faults', 'nemesis-options', 'time-limit', 'concurrency', 'rate', 'seed', 'store',
   'bug', 'consistency', 'serializable-reads', 'leave-running', 'recovery', 'client-timeout', 'target-options', 'backend-options',
+  'availability', 'client-retry',
 ];
 /**
  * Backend flags passed through to the backend, which validates them (ssh: src/backends/ssh/options.ts): the
@@ -208,6 +209,64 @@ function parseOptionPairs(raw: RawValue): Record<string, unknown> {
     options[match[1]] = text === 'true' ? true : text === 'false' ? false : /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
   }
   return options;
+}
+
+/**
+ * The entries of a nested map field (`availability`, `client-retry`) by their kebab-case names, each a raw value
+ * labelled `field.entry` at the field's line; an unknown entry is refused naming the ones allowed.
+ */
+function nestedEntries(raw: RawValue, allowed: readonly string[], example: string): Map<string, RawValue> {
+  if (raw.value === null || typeof raw.value !== 'object' || Array.isArray(raw.value)) fail(raw, `a map such as ${example}`);
+  const entries = new Map<string, RawValue>();
+  for (const [key, value] of Object.entries(raw.value as Record<string, unknown>)) {
+    const kebab = key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+    const where = { ...raw.where, label: `${raw.where.label}.${key}` };
+    if (!allowed.includes(kebab)) refuse({ value, where }, `unknown entry (expected one of ${allowed.join(', ')})`);
+    entries.set(kebab, { value, where });
+  }
+  return entries;
+}
+
+/** `availability: {max-unavailable-s, max-recovery-s, min-goodput-ratio, max-error-rate, max-retry-amplification, outage-threshold-s}`. */
+function availabilityThresholds(raw: RawValue): NonNullable<TestSpec['availability']> {
+  const entries = nestedEntries(raw, ['max-unavailable-s', 'max-recovery-s', 'min-goodput-ratio', 'max-error-rate', 'max-retry-amplification', 'outage-threshold-s'], '{max-recovery-s: 5}');
+  const thresholds: NonNullable<TestSpec['availability']> = {};
+  const number = (name: string, min: number, max: number, unit: string) => {
+    const entry = entries.get(name);
+    return entry ? numberIn(entry, min, max, unit) : undefined;
+  };
+  const maxUnavailableS = number('max-unavailable-s', 0, 86_400, 'seconds');
+  if (maxUnavailableS !== undefined) thresholds.maxUnavailableS = maxUnavailableS;
+  const maxRecoveryS = number('max-recovery-s', 0, 86_400, 'seconds');
+  if (maxRecoveryS !== undefined) thresholds.maxRecoveryS = maxRecoveryS;
+  const minGoodputRatio = number('min-goodput-ratio', 0, 1_000, 'goodput ratio');
+  if (minGoodputRatio !== undefined) thresholds.minGoodputRatio = minGoodputRatio;
+  const maxErrorRate = number('max-error-rate', 0, 1, 'error rate');
+  if (maxErrorRate !== undefined) thresholds.maxErrorRate = maxErrorRate;
+  const maxRetryAmplification = number('max-retry-amplification', 1, 1_000, 'attempts per request');
+  if (maxRetryAmplification !== undefined) thresholds.maxRetryAmplification = maxRetryAmplification;
+  const outageThresholdS = number('outage-threshold-s', 0.001, 3_600, 'seconds');
+  if (outageThresholdS !== undefined) thresholds.outageThresholdS = outageThresholdS;
+  return thresholds;
+}
+
+/** `client-retry: {attempts, backoff-ms, max-backoff-ms, jitter, reconnect}`; defaults: 1 attempt, 100 ms, 2000 ms, 0, false. */
+function clientRetrySettings(raw: RawValue): NonNullable<TestSpec['clientRetry']> {
+  const entries = nestedEntries(raw, ['attempts', 'backoff-ms', 'max-backoff-ms', 'jitter', 'reconnect'], '{attempts: 3, backoff-ms: 100}');
+  const attempts = entries.get('attempts');
+  const backoff = entries.get('backoff-ms');
+  const maxBackoff = entries.get('max-backoff-ms');
+  const jitter = entries.get('jitter');
+  const reconnect = entries.get('reconnect');
+  const settings = {
+    attempts: attempts ? integerIn(attempts, 1, 100) : 1,
+    backoffMs: backoff ? numberIn(backoff, 0, 600_000, 'milliseconds') : 100,
+    maxBackoffMs: maxBackoff ? numberIn(maxBackoff, 0, 600_000, 'milliseconds') : 2_000,
+    jitter: jitter ? numberIn(jitter, 0, 1, 'fraction') : 0,
+    reconnect: reconnect ? boolean(reconnect) : false,
+  };
+  if (maxBackoff && settings.maxBackoffMs < settings.backoffMs) fail(maxBackoff, `a number of milliseconds at least backoff-ms (${settings.backoffMs})`);
+  return settings;
 }
 
 /** Validates merged raw values (flags over file) into a complete spec with defaults filled in. */
@@ -328,6 +387,11 @@ export function validateSpec(raws: Map<string, RawValue>): TestSpec {
     spec.bug = oneOf(bug, raftkvBugs);
     spec.targetOptions.bug = spec.bug;
   }
+
+  const availability = get('availability');
+  if (availability) spec.availability = availabilityThresholds(availability);
+  const clientRetry = get('client-retry');
+  if (clientRetry) spec.clientRetry = clientRetrySettings(clientRetry);
 
   const name = get('name');
   spec.name = name ? text(name, /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a name of letters, digits, dots, dashes and underscores') : `${spec.target}-${spec.workload}`;

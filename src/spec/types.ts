@@ -12,6 +12,30 @@ export const targetNames = ['raftkv', 'etcd', 'postgres', 'k8s'] as const;
 export const backendNames: readonly BackendName[] = ['local', 'docker', 'ssh'];
 export const workloadNames: readonly SpecWorkload[] = ['register', 'set', 'list-append', 'rw-register', 'counter', 'bank', 'queue', 'lock'];
 
+/** Spec field `availability`: thresholds of the availability checker (checkers/availability); each one absent is not judged. */
+export interface AvailabilitySpec {
+  maxUnavailableS?: number;
+  maxRecoveryS?: number;
+  minGoodputRatio?: number;
+  maxErrorRate?: number;
+  maxRetryAmplification?: number;
+  /** Shortest gap without an ok completion counted as an unavailability window (default 1 s). */
+  outageThresholdS?: number;
+}
+
+/** Spec field `client-retry`: how client workers retry a failed op (each attempt its own invoke and completion). */
+export interface ClientRetrySpec {
+  /** Attempts per logical request, the first included (1 = no retry). */
+  attempts: number;
+  /** Delay before the second attempt; doubled for each further one, up to `maxBackoffMs`. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** 0..1: the fraction of each delay drawn from the thread's seeded random (0 = fixed delays). */
+  jitter: number;
+  /** Close and reopen the client after a failed attempt (all threads failing at once make a reconnect herd). */
+  reconnect: boolean;
+}
+
 export interface TestSpec {
   /** Test name: the store folder, e.g. "raftkv-register". */
   name: string;
@@ -61,6 +85,10 @@ export interface TestSpec {
   backendOptions: Record<string, unknown>;
   /** Passed to the target's Db and Client as they are (bug is added here too). */
   targetOptions: Record<string, unknown>;
+  /** Availability thresholds that fail the run when breached (absent: the availability checker only reports). */
+  availability?: AvailabilitySpec;
+  /** Client retries (absent: one attempt per op, as before). */
+  clientRetry?: ClientRetrySpec;
 }
 
 /** `faultline run` with no arguments (issue 4): 5-node raftkv, local backend, register, four faults, 60 s. */
