@@ -18,7 +18,11 @@ export interface FaultOp {
   value: unknown;
 }
 
-export type FaultName = 'partition' | 'packet' | 'kill' | 'pause' | 'clock' | 'disk' | 'flap' | 'capacity';
+/**
+ * A fault's name: a key of the nemesis registry (nemeses/index.ts), a name given to registerNemesis, or the path
+ * of a user's nemesis module. A string, so the registry stays the one list of names.
+ */
+export type FaultName = string;
 
 export interface NemesisPackage {
   readonly name: FaultName;

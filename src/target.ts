@@ -16,8 +16,10 @@ import type { Db } from './db.js';
  * - bank, queue, lock: as their workloads' generators document (workloads/bank, workloads/queue, workloads/lock)
  * Errors: fail only when the op certainly did not take effect (refused before sending, or a definite
  * rejection such as "not leader" before any write); timeouts and lost connections are info.
+ * A workload's name: a key of the workload registry (workloads/index.ts), a name given to registerWorkload, or
+ * the name a user's own workload module declares. A string, so the registry stays the one list of names.
  */
-export type WorkloadName = 'register' | 'set' | 'counter' | 'bank' | 'list-append' | 'rw-register' | 'lock' | 'queue';
+export type WorkloadName = string;
 
 export interface Target {
   readonly name: string;

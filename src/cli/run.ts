@@ -4,6 +4,9 @@ import type { Command } from 'commander';
 import { addSshFlags } from '../backends/ssh/flags.js';
 import { loadSpec } from '../spec/index.js';
 import { runTest } from '../runner/index.js';
+import { targetNames } from '../targets.js';
+import { workloadNames } from '../../workloads/index.js';
+import { FAULT_NAMES } from '../../nemeses/index.js';
 
 export function register(program: Command): void {
   const runCommand = program
@@ -11,14 +14,14 @@ export function register(program: Command): void {
     .description('run a test: a cluster, concurrent clients, a schedule of faults, a recorded history, a verdict')
     .argument('[spec]', 'YAML or JSON spec file (flags override its fields)')
     .option('--name <name>', 'test name (store folder); default <target>-<workload>')
-    .option('--target <name>', 'system under test: raftkv, etcd or postgres (default raftkv)')
+    .option('--target <name>', `system under test: ${targetNames().join(', ')}, or a path to your own target module (default raftkv)`)
     .option('--backend <name>', 'where nodes live: local, docker or ssh (default local)')
     .option('--nodes <n>', 'node count 1-9 (default 5); for ssh a comma-separated host list')
-    .option('--workload <name>', 'register, set, list-append, rw-register, counter, bank, queue or lock (default register)')
+    .option('--workload <name>', `${workloadNames().join(', ')}, or a path to your own workload module (default register)`)
     .option('--keys <n>', 'register: keys live at once (default 5)')
     .option('--key-distribution <kind>', 'register: uniform or zipfian (default uniform)')
     .option('--ops-per-key <n>', 'register: ops on a key before a fresh key replaces it (default 300)')
-    .option('--nemesis <faults>', "partition,kill,pause,clock,disk,packet,flap,capacity or 'none' (default partition,kill,pause,clock)")
+    .option('--nemesis <faults>', `${FAULT_NAMES.join(',')}, paths to your own nemesis modules, or 'none' (default partition,kill,pause,clock)`)
     .option('--nemesis-interval <seconds>', 'mean length of quiet and faulty windows (default 5)')
     .option('--nemesis-schedule <kind>', 'periodic, random or timeline (default random)')
     .option('--nemesis-concurrent-faults <n>', 'periodic, random: faults a window may hold at once, composed (default 1: never overlapping)')

@@ -318,13 +318,16 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
   try {
     const target = options.target ?? (await loadTarget(spec.target));
     targetName = target.name;
-    if (!target.workloads.includes(spec.workload)) {
-      throw new UserError(`workload: target ${spec.target} speaks ${target.workloads.join(', ')}, not '${spec.workload}'`);
+    // A user's workload module (spec.workload is then its path) names itself; the target speaks that name.
+    const workloadDefinition = await loadWorkload(spec.workload);
+    if (!target.workloads.includes(workloadDefinition.name)) {
+      throw new UserError(`workload: target ${target.name} speaks ${target.workloads.join(', ')}, not '${workloadDefinition.name}'`);
     }
-    const workload = (await loadWorkload(spec.workload)).create(spec);
+    const workload = workloadDefinition.create(spec);
     workloadInstance = workload;
     if (spec.nemesis.length > 0) {
       const nemeses = await import('../../nemeses/index.js');
+      await nemeses.loadNemesisModules(spec.nemesis);
       packages = nemeses.createNemesisPackages(spec.nemesis, spec.nemesisOptions);
       nemesis = nemeses.composeNemeses(packages);
     }
@@ -372,7 +375,7 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     // The main phase: clients at the spec's rate and the fault schedule, both under one time limit.
     phase = 'run';
     const { generator, clientOps } = mainPhaseGenerator(spec, workload.generator, schedule, rootRandom.fork('client-ops'));
-    const prototype: Client = target.client(spec.workload, spec.targetOptions);
+    const prototype: Client = target.client(workloadDefinition.name, spec.targetOptions);
     // Time 0 of the test: the history's times, the rate, the time limit and the fault schedule all count from
     // here, so a fault planned at 2 s comes 2 s into the client phase whatever provisioning and setup took.
     clock.start();

@@ -1,7 +1,7 @@
 // Loads and validates a test spec from a YAML/JSON file and command-line flags (flags win), naming the field,
 // and for files the line, of anything wrong: "spec.yaml:3: nodes: expected an integer from 1 to 9, got 'five'".
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { UserError, inputError } from '../errors.js';
@@ -9,14 +9,11 @@ import type { FaultName } from '../../nemeses/types.js';
 import type { TimelineEvent } from '../generator/schedule.js';
 import { freshSeed } from '../generator/random.js';
 import { SSH_OPTION_FIELDS } from '../backends/ssh/flags.js';
-import {
-  backendNames,
-  defaultSpec,
-  faultNames,
-  targetNames,
-  workloadNames,
-  type TestSpec,
-} from './types.js';
+import { backendNames, defaultSpec, type TestSpec } from './types.js';
+import { isModulePath, resolveModulePath } from '../external-module.js';
+import { targetNames } from '../targets.js';
+import { workloadNames } from '../../workloads/index.js';
+import { faultNames } from '../../nemeses/index.js';
 
 /** Targets whose client can read with etcd's serializable (member-local, possibly stale) reads. */
 export const serializableReadTargets: readonly string[] = ['etcd'];
@@ -74,8 +71,22 @@ function text(raw: RawValue, pattern: RegExp, expected: string): string {
   return raw.value;
 }
 
+/**
+ * A registry name from `names`, or a module path made absolute: relative to the spec file's folder when the value
+ * came from a file, to the working directory when it came from a flag. A path must name an existing file.
+ */
+function nameOrModule(raw: RawValue, names: readonly string[], kind: string): string {
+  const expected = `one of ${names.join(', ')}, or a path to your own ${kind} module (e.g. ./my-${kind}.js)`;
+  if (typeof raw.value !== 'string' || raw.value.trim() === '') fail(raw, expected);
+  const value = raw.value.trim();
+  if (!isModulePath(value)) return names.includes(value) ? value : fail(raw, expected);
+  const path = resolveModulePath(value, raw.where.file === '' ? process.cwd() : dirname(resolve(raw.where.file)));
+  if (!existsSync(path)) refuse(raw, `no such ${kind} module: ${path}`);
+  return path;
+}
+
 function faultList(raw: RawValue): FaultName[] {
-  const expected = `'none' or a comma-separated list of ${faultNames.join(', ')}`;
+  const expected = `'none' or a comma-separated list of ${faultNames().join(', ')} or paths to nemesis modules`;
   let items: unknown[];
   if (typeof raw.value === 'string') items = raw.value.split(',').map((item) => item.trim()).filter((item) => item !== '');
   else if (Array.isArray(raw.value)) items = raw.value;
@@ -84,8 +95,10 @@ function faultList(raw: RawValue): FaultName[] {
   if (items.length === 1 && items[0] === 'none') return [];
   const faults: FaultName[] = [];
   for (const item of items) {
-    if (typeof item !== 'string' || !faultNames.includes(item as FaultName)) fail(raw, expected);
-    if (!faults.includes(item as FaultName)) faults.push(item as FaultName);
+    if (typeof item !== 'string') fail(raw, expected);
+    const fault = isModulePath(item) ? nameOrModule({ value: item, where: raw.where }, faultNames(), 'nemesis') : item;
+    if (!isModulePath(item) && !faultNames().includes(item)) fail(raw, expected);
+    if (!faults.includes(fault)) faults.push(fault);
   }
   return faults;
 }
@@ -186,10 +199,12 @@ function timeline(raw: RawValue, faults: readonly FaultName[]): TimelineEvent[] 
     }
     const parsed: TimelineEvent = {
       atSeconds: numberIn(at, 0, 86_400, 'seconds'),
-      fault: oneOf(fault, faultNames),
+      fault: text(fault, /^[a-z][a-z0-9-]*$/, `a fault listed in nemesis (${faults.join(', ') || 'none'})`),
       action: oneOf(action, ['start', 'stop'] as const),
     };
-    if (!faults.includes(parsed.fault)) fail(fault, `a fault listed in nemesis (${faults.join(', ') || 'none'})`);
+    // A module's nemesis names itself; the schedule checks such names against the loaded packages.
+    const fromModule = faults.some((listed) => isModulePath(listed)) && !faultNames().includes(parsed.fault);
+    if (!faults.includes(parsed.fault) && !fromModule) fail(fault, `a fault listed in nemesis (${faults.join(', ') || 'none'})`);
     if (event.f !== undefined) parsed.f = text({ value: event.f, where: { ...itemWhere, label: `${itemWhere.label}.f` } }, /^[a-z][a-z-]*$/, 'a nemesis op name such as start-partition');
     if (event.value !== undefined) parsed.value = event.value;
     return parsed;
@@ -269,17 +284,22 @@ function clientRetrySettings(raw: RawValue): NonNullable<TestSpec['clientRetry']
   return settings;
 }
 
+/** A registry name as it is; a module path as its file name without extension (./dist/my-target.js: my-target). */
+function shortName(nameOrPath: string): string {
+  return isModulePath(nameOrPath) ? basename(nameOrPath).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]/g, '-') : nameOrPath;
+}
+
 /** Validates merged raw values (flags over file) into a complete spec with defaults filled in. */
 export function validateSpec(raws: Map<string, RawValue>): TestSpec {
   const get = (field: string) => raws.get(field);
   const spec: TestSpec = { ...defaultSpec, nemesis: [...defaultSpec.nemesis], nemesisOptions: {}, backendOptions: {}, targetOptions: {}, name: '', seed: 0 };
 
   const target = get('target');
-  if (target) spec.target = oneOf(target, targetNames);
+  if (target) spec.target = nameOrModule(target, targetNames(), 'target');
   const backend = get('backend');
   if (backend) spec.backend = oneOf(backend, backendNames);
   const workload = get('workload');
-  if (workload) spec.workload = oneOf(workload, workloadNames);
+  if (workload) spec.workload = nameOrModule(workload, workloadNames(), 'workload');
 
   const nodes = get('nodes');
   if (nodes) {
@@ -314,7 +334,7 @@ export function validateSpec(raws: Map<string, RawValue>): TestSpec {
   const schedule = get('nemesis-schedule');
   if (schedule) spec.nemesisSchedule = oneOf(schedule, ['periodic', 'random', 'timeline'] as const);
   const concurrentFaults = get('nemesis-concurrent-faults');
-  if (concurrentFaults) spec.nemesisConcurrentFaults = integerIn(concurrentFaults, 1, faultNames.length);
+  if (concurrentFaults) spec.nemesisConcurrentFaults = integerIn(concurrentFaults, 1, Math.max(faultNames().length, spec.nemesis.length));
   const timelineRaw = get('nemesis-timeline');
   if (timelineRaw) {
     spec.nemesisTimeline = timeline(timelineRaw, spec.nemesis);
@@ -394,7 +414,7 @@ export function validateSpec(raws: Map<string, RawValue>): TestSpec {
   if (clientRetry) spec.clientRetry = clientRetrySettings(clientRetry);
 
   const name = get('name');
-  spec.name = name ? text(name, /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a name of letters, digits, dots, dashes and underscores') : `${spec.target}-${spec.workload}`;
+  spec.name = name ? text(name, /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, 'a name of letters, digits, dots, dashes and underscores') : `${shortName(spec.target)}-${shortName(spec.workload)}`;
   return spec;
 }
 

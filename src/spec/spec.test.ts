@@ -86,7 +86,7 @@ describe('spec validation', () => {
 
   it('names the flag of a bad flag value', () => {
     expect(errorOf(() => loadSpec({ flags: { nodes: '12' } })).message).toBe("--nodes: expected an integer from 1 to 9, got '12'");
-    expect(errorOf(() => loadSpec({ flags: { target: 'mongo' } })).message).toMatch(/^--target: expected one of raftkv, etcd(, [a-z0-9]+)*, got 'mongo'$/);
+    expect(errorOf(() => loadSpec({ flags: { target: 'mongo' } })).message).toMatch(/^--target: expected one of raftkv, etcd(, [a-z0-9]+)*, or a path to your own target module \(e\.g\. \.\/my-target\.js\), got 'mongo'$/);
     expect(errorOf(() => loadSpec({ flags: { nemesis: 'partition,flood' } })).message).toMatch(/^--nemesis: expected 'none' or a comma-separated list/);
     expect(errorOf(() => loadSpec({ flags: { rate: 'fast' } })).message).toMatch(/^--rate: expected a number of ops per second/);
     expect(errorOf(() => loadSpec({ flags: { bug: 'typo' } })).message).toMatch(/^--bug: expected one of stale-read, lazy-fsync, forget-vote, lease-read/);

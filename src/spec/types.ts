@@ -3,14 +3,11 @@ import type { BackendName } from '../backends/types.js';
 import type { FaultName } from '../../nemeses/types.js';
 import type { TimelineEvent } from '../generator/schedule.js';
 
-export type SpecWorkload = 'register' | 'set' | 'list-append' | 'rw-register' | 'counter' | 'bank' | 'queue' | 'lock';
 export type KeyDistribution = 'uniform' | 'zipfian';
 export type NemesisScheduleKind = 'periodic' | 'random' | 'timeline';
 
-export const faultNames: readonly FaultName[] = ['partition', 'kill', 'pause', 'clock', 'disk', 'packet', 'flap', 'capacity'];
-export const targetNames = ['raftkv', 'etcd', 'postgres', 'k8s'] as const;
 export const backendNames: readonly BackendName[] = ['local', 'docker', 'ssh'];
-export const workloadNames: readonly SpecWorkload[] = ['register', 'set', 'list-append', 'rw-register', 'counter', 'bank', 'queue', 'lock'];
+// Target, workload and fault names live in their registries (src/targets.ts, workloads/index.ts, nemeses/index.ts).
 
 /** Spec field `availability`: thresholds of the availability checker (checkers/availability); each one absent is not judged. */
 export interface AvailabilitySpec {
@@ -39,18 +36,21 @@ export interface ClientRetrySpec {
 export interface TestSpec {
   /** Test name: the store folder, e.g. "raftkv-register". */
   name: string;
+  /** A target registry name, or the absolute path of a user's target module. */
   target: string;
   backend: BackendName;
   /** Node count; with the ssh backend, the length of `hosts`. */
   nodes: number;
   /** ssh backend only: the machines, one per node. */
   hosts?: string[];
-  workload: SpecWorkload;
+  /** A workload registry name, or the absolute path of a user's workload module. */
+  workload: string;
   /** register: how many keys are live at once. */
   keys: number;
   keyDistribution: KeyDistribution;
   /** register: ops on a key before it is retired for a fresh one (keeps each key's history checkable). */
   opsPerKey: number;
+  /** Fault registry names, or absolute paths of a user's nemesis modules. */
   nemesis: FaultName[];
   nemesisIntervalSeconds: number;
   nemesisSchedule: NemesisScheduleKind;
