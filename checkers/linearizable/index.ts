@@ -214,7 +214,7 @@ export function checkKeys(
   inputs: readonly KeyInput[],
   limits: SearchLimits,
   options: { firstViolation?: boolean; violationFlag?: Int32Array } = {},
-  search: typeof searchKey = searchKey,
+  search: typeof import('./engine.js').searchKey = searchKey,
 ): KeyResult[] {
   const searchKey = search;
   // With firstViolation, another thread's violation counts too (a shared flag the threads set).
