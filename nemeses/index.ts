@@ -9,6 +9,7 @@ import { errorMessage, refused, type NemesisOptions } from './common.js';
 import { importExternal, isModulePath } from '../src/external-module.js';
 import { UserError } from '../src/errors.js';
 import { capacityPackage } from './capacity/index.js';
+import { apiserverEtcdPackage } from './apiserver-etcd/index.js';
 import { clockPackage } from './clock/index.js';
 import { diskPackage } from './disk/index.js';
 import { flapPackage } from './flap/index.js';
@@ -28,6 +29,7 @@ const factories: Record<string, NemesisFactory> = {
   disk: diskPackage,
   flap: flapPackage,
   capacity: capacityPackage,
+  'apiserver-etcd': apiserverEtcdPackage,
 };
 
 /** Makes a nemesis package from the spec's nemesis options; one call per run. */

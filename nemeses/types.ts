@@ -11,6 +11,7 @@ import type { Nemesis } from '../src/nemesis.js';
  * - clock:     bump-clock {deltaMs, targets}, strobe-clock {deltaMs, periodMs, durationMs, targets}, reset-clock
  * - disk:      corrupt-file {targets, mode: 'bitflip'|'truncate'}, fill-disk {targets}, free-disk
  * - flap:      start-flap {mode, seed, flap-min-ms, flap-max-ms}, stop-flap; each toggle between them is recorded as start-flap-cut / stop-flap-cut
+ * - apiserver-etcd: cut-apiserver-etcd {targets, seed}, heal-apiserver-etcd (k8s only: an apiserver loses etcd, clients still reach it)
  * - capacity:  remove-capacity {intended, removed, restart-delay-ms, seed}, restore-capacity (restarts staggered, each recorded as capacity-restart)
  */
 export interface FaultOp {
