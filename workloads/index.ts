@@ -13,6 +13,8 @@ const workloads: Record<string, () => Promise<Workload>> = {
   bank: async () => (await import('./bank/index.js')).bankWorkload,
   queue: async () => (await import('./queue/index.js')).queueWorkload,
   lock: async () => (await import('./lock/index.js')).lockWorkload,
+  'leader-election': async () => (await import('./leader-election/index.js')).leaderElectionWorkload,
+  watch: async () => (await import('./watch/index.js')).watchWorkload,
 };
 
 /** Workloads registered at run time by a program using Faultline as a library (registerWorkload). */

@@ -9,7 +9,9 @@ import type { WorkloadName } from '../../src/target.js';
 import type { TestContext } from '../../src/test-context.js';
 import type { ClusterPki } from './certs.js';
 import { apiserverUrl } from './db.js';
+import { K8sElectionState, invokeElection } from './election.js';
 import { K8sLockState, invokeK8sLock } from './lock.js';
+import { K8sWatchState, invokeWatch, watchedConfigMapName } from './watch-client.js';
 
 export const REGISTER_NAMESPACE = 'default';
 
@@ -29,6 +31,9 @@ export type PkiSource = (test: TestContext) => Promise<ClusterPki>;
 export function configMapName(key: unknown): string {
   return `faultline-register-${key === undefined || key === null ? 'none' : String(key)}`;
 }
+
+/** Bound of a watch op's list and of opening its watch: with its span and close, inside the runner's 10 s op bound. */
+const WATCH_STEP_TIMEOUT_MS = 2500;
 
 /** A client-side timeout: the request may still reach etcd, so it is indeterminate. */
 class OperationTimeout extends Error {}
@@ -93,6 +98,9 @@ export class K8sClient implements Client {
   private api: CoreV1Api | undefined;
   private coordination: CoordinationV1Api | undefined;
   private readonly lockState = new K8sLockState();
+  private readonly electionState = new K8sElectionState();
+  private readonly watchState = new K8sWatchState();
+  private config: KubeConfig | undefined;
 
   constructor(workload: WorkloadName, options: K8sClientOptions, pkiSource: PkiSource) {
     this.workload = workload;
@@ -107,6 +115,7 @@ export class K8sClient implements Client {
   async open(test: TestContext, node: Node): Promise<Client> {
     const client = new K8sClient(this.workload, this.options, this.pkiSource);
     const config = kubeConfigFor(node, await this.pkiSource(test));
+    client.config = config;
     client.api = config.makeApiClient(CoreV1Api);
     client.coordination = config.makeApiClient(CoordinationV1Api);
     return client;
@@ -136,6 +145,18 @@ export class K8sClient implements Client {
       } catch (error) {
         // A lock read changes nothing; every other lock op may have written before the error.
         return completion(op.f === 'read' ? 'fail' : classifyError('write', error), op.value, { error: errorText(error) });
+      }
+    }
+    if (this.workload === 'leader-election' && this.coordination) {
+      return invokeElection(this.coordination, op, this.electionState, completion);
+    }
+    if (this.workload === 'watch' && this.config) {
+      if (op.f === 'watch') return invokeWatch(this.config, api, op, this.watchState, completion, WATCH_STEP_TIMEOUT_MS);
+      if (op.f !== 'write') return completion('fail', op.value, { error: `unknown watch function ${op.f}` });
+      try {
+        return completion('ok', op.value, { resourceVersion: await this.write(api, watchedConfigMapName(op.key), op.value) });
+      } catch (error) {
+        return completion(classifyError('write', error), op.value, { error: errorText(error) });
       }
     }
     if (this.workload !== 'register') return completion('fail', op.value, { error: `k8s client does not speak workload ${this.workload}` });

@@ -36,7 +36,7 @@ function pkiOf(test: TestContext): Promise<ClusterPki> {
 
 export const k8sTarget: Target = {
   name: 'k8s',
-  workloads: ['register', 'lock'],
+  workloads: ['register', 'lock', 'leader-election', 'watch'],
   dataVolumeMb: K8S_DATA_VOLUME_MB,
   db(options: Record<string, unknown>): Db {
     const db = new K8sDb({
