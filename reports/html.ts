@@ -152,8 +152,19 @@ function checkerSummary(name: string, result: Record<string, unknown>): string {
     const count = typeof result[`${field}Count`] === 'number' ? (result[`${field}Count`] as number) : Array.isArray(value) ? value.length : undefined;
     if (count !== undefined) notes.push(`${count} ${elementListLabels[field] ?? field}`);
   }
+  // Stale-read labels (k8s cache-reads): informational counts beside a verdict that stays the consistency checker's.
+  if (typeof result.cacheReads === 'number' && typeof result.staleReads === 'number') notes.push(`${result.cacheReads} cache reads, ${result.staleReads} stale`);
   for (const field of ['error', 'reason']) if (typeof result[field] === 'string') notes.push(result[field] as string);
   return `<tr class="checker-row" data-checker="${escapeHtml(name)}"><td>${escapeHtml(name)}</td><td>${verdictBadge(result.valid as Validity)}</td><td>${escapeHtml(truncateText(notes.join('; '), 400))}</td></tr>`;
+}
+
+/** The stale-read labels: counts and example reads (history index, node, what was read and what was newer). */
+function staleReadSection(result: Record<string, unknown>): string {
+  const examples = (result.examples as Array<Record<string, unknown>>).slice(0, 20);
+  const rows = examples
+    .map((example) => `<tr><td class="number">${escapeHtml(String(example.index))}</td><td>${escapeHtml(String(example.node ?? '—'))}</td><td>${escapeHtml(displayText(example.key))}</td><td>${escapeHtml(String(example.readResourceVersion))}</td><td>${escapeHtml(String(example.newerResourceVersion))}</td><td class="number">${escapeHtml(String(example.missedWrites))}</td></tr>`)
+    .join('');
+  return `<section id="stale-reads"><h2>Stale cache reads</h2><p>${escapeHtml(String(result.cacheReads))} reads served from the cache, ${escapeHtml(String(result.staleReads))} stale (older than a write acknowledged before the read began). ${escapeHtml(String(result.note ?? ''))}</p>${rows ? `<table><thead><tr><th class="number">op</th><th>node</th><th>key</th><th>read resourceVersion</th><th>newer acknowledged</th><th class="number">writes missed</th></tr></thead><tbody>${rows}</tbody></table>` : ''}</section>`;
 }
 
 function verdictReasonList(results: ReportResults): string {
@@ -327,6 +338,8 @@ export function buildReportHtml(input: ReportInput): string {
   if (txnSections.length) parts.push(`<section id="transactions"><h2>Transactional anomalies</h2>${txnSections.join('')}</section>`);
   const elementSections = checkerNames.map((name) => elementLists(name, results.checkers[name] as Record<string, unknown>)).join('');
   if (elementSections) parts.push(`<section id="elements"><h2>Set elements</h2>${elementSections}</section>`);
+  const staleReads = results.checkers['stale-reads'] as Record<string, unknown> | undefined;
+  if (staleReads && Array.isArray(staleReads.examples)) parts.push(staleReadSection(staleReads));
 
   // Faults.
   parts.push('<section id="faults"><h2>Faults</h2>');

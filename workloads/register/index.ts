@@ -104,7 +104,10 @@ export const registerWorkload: Workload = {
       async checkers(): Promise<Checker[]> {
         const { linearizableChecker } = await import('../../checkers/linearizable/index.js');
         const timeoutMs = Math.max(30_000, spec.timeLimitSeconds * 1000);
-        return [linearizableChecker({ model: 'cas-register', initial: null, timeoutMs }), statsChecker(registerStatsRules)];
+        const checkers = [linearizableChecker({ model: 'cas-register', initial: null, timeoutMs }), statsChecker(registerStatsRules)];
+        // k8s cache-reads: label the reads served from the apiserver cache, and the stale ones (informational).
+        if (spec.targetOptions['cache-reads'] === true) checkers.push((await import('../../checkers/stale-reads/index.js')).staleReadsChecker());
+        return checkers;
       },
       checkContext: () => ({ options: { model: 'cas-register', initial: null } }),
     };
