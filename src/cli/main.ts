@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<{ register(program: Command): void 
   report: () => import('./report.js'),
   run: () => import('./run.js'),
   serve: () => import('./serve.js'),
+  shrink: () => import('./shrink.js'),
 };
 
 async function main(): Promise<number> {
