@@ -1,0 +1,187 @@
+// Proves junit.xml is well-formed XML 1.0 whatever a checker's reason holds (markup, quotes, controls, lone
+// surrogates, non-ASCII), says invalid as <failure> and unknown as <error>, and summary.json matches results.json.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunResults } from '../results.js';
+import { junitXml, runSummary, writeCiOutputs, xmlEscape } from './ci-outputs.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'faultline-ci-outputs-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+interface XmlElement {
+  name: string;
+  attributes: Record<string, string>;
+  children: XmlElement[];
+  text: string;
+}
+
+/**
+ * A strict parser for the XML subset junit.xml uses (a declaration, elements, attributes, text, the five named
+ * entities and numeric references): throws on anything not well-formed: a raw `<` or `&` in text, an unquoted or
+ * unterminated attribute, a duplicate attribute, a character XML 1.0 forbids, tags that do not nest.
+ */
+function parseXml(text: string): XmlElement {
+  let position = 0;
+  const fail = (why: string): never => {
+    throw new Error(`not well-formed at ${position}: ${why}`);
+  };
+  for (let index = 0; index < text.length; index++) {
+    const code = text.codePointAt(index)!;
+    if (code > 0xffff) index++;
+    const allowed = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+    if (!allowed) {
+      position = index;
+      fail(`character U+${code.toString(16)} is not allowed in XML 1.0`);
+    }
+  }
+  const decode = (raw: string): string => raw.replace(/&([^;]*);?/g, (whole, name: string) => {
+    if (!whole.endsWith(';')) fail(`bare & in ${JSON.stringify(raw.slice(0, 40))}`);
+    const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+    if (name in named) return named[name];
+    const numeric = /^#(x[0-9a-fA-F]+|[0-9]+)$/.exec(name);
+    if (!numeric) return fail(`unknown entity &${name};`);
+    return String.fromCodePoint(numeric[1].startsWith('x') ? parseInt(numeric[1].slice(1), 16) : Number(numeric[1]));
+  });
+  const skipSpace = () => {
+    while (/\s/.test(text[position] ?? '')) position++;
+  };
+  if (text.startsWith('<?xml')) {
+    const end = text.indexOf('?>');
+    if (end < 0) fail('unterminated declaration');
+    position = end + 2;
+  }
+  skipSpace();
+  const element = (): XmlElement => {
+    if (text[position] !== '<') fail('expected <');
+    position++;
+    const name = /^[A-Za-z_][\w.-]*/.exec(text.slice(position))?.[0] ?? fail('expected an element name');
+    position += name.length;
+    const node: XmlElement = { name, attributes: {}, children: [], text: '' };
+    for (;;) {
+      skipSpace();
+      if (text.startsWith('/>', position)) {
+        position += 2;
+        return node;
+      }
+      if (text[position] === '>') {
+        position++;
+        break;
+      }
+      const attribute = /^([A-Za-z_][\w.-]*)\s*=\s*(["'])/.exec(text.slice(position)) ?? fail('expected a quoted attribute');
+      position += attribute[0].length;
+      const end = text.indexOf(attribute[2], position);
+      if (end < 0) fail('unterminated attribute');
+      const raw = text.slice(position, end);
+      if (raw.includes('<')) fail('< in an attribute value');
+      if (attribute[1] in node.attributes) fail(`duplicate attribute ${attribute[1]}`);
+      node.attributes[attribute[1]] = decode(raw);
+      position = end + 1;
+    }
+    for (;;) {
+      const next = text.indexOf('<', position);
+      if (next < 0) fail(`unclosed <${name}>`);
+      node.text += decode(text.slice(position, next));
+      position = next;
+      if (text.startsWith('</', position)) {
+        const close = new RegExp(`^</${name}\\s*>`).exec(text.slice(position)) ?? fail(`expected </${name}>`);
+        position += close[0].length;
+        return node;
+      }
+      node.children.push(element());
+    }
+  };
+  const root = element();
+  skipSpace();
+  if (position !== text.length) fail('content after the root element');
+  return root;
+}
+
+const hostile = `<script>alert("x")</script> & ]]> 'quotes' \u0000\u0001\u001b[31m \ud800 lone, \udc00 lone; 😀 pair; \ufffe; tab\tnew\nline é`;
+
+function results(overrides: Partial<RunResults> = {}): RunResults {
+  return {
+    name: 'raftkv-set', runId: 'abc123', startedAt: '2026-12-04T03:00:00.000Z', finishedAt: '2026-12-04T03:00:12.500Z', seed: 42,
+    command: ['faultline', 'run', '--seed', '42', '--name', hostile], versions: { faultline: '0.1.0' }, target: 'raftkv', backend: 'local',
+    workload: 'set', nemesis: ['kill'], nodes: ['n1', 'n2', 'n3'], valid: false,
+    checkers: {
+      set: { valid: false, reason: `lost 2 acknowledged adds: ${hostile}`, lost: [hostile] },
+      stats: { valid: true },
+      [`odd ${hostile}`]: { valid: 'unknown', error: hostile },
+    },
+    stats: { ops: 1200, ok: 1000, fail: 150, info: 50 }, errors: [hostile],
+    ...overrides,
+  };
+}
+
+describe('junit.xml and summary.json', () => {
+  it('escapes every hostile string into well-formed XML that reads back unchanged where XML can hold it', () => {
+    const input = results();
+    const xml = junitXml(runSummary(directory, input, 1), input);
+    const root = parseXml(xml);
+    expect(root.name).toBe('testsuites');
+    const suite = root.children[0];
+    expect(suite.attributes).toMatchObject({ name: 'raftkv-set', tests: '3', failures: '1', errors: '1' });
+    const cases = suite.children.filter((child) => child.name === 'testcase');
+    expect(cases.map((testcase) => testcase.attributes.name)).toEqual(['set', 'stats', `odd ${xmlEscapedBack(hostile)}`]);
+    const failure = cases[0].children[0];
+    expect(failure.name).toBe('failure');
+    expect(failure.attributes.message).toBe(`lost 2 acknowledged adds: ${xmlEscapedBack(hostile)}`);
+    // Markup, quotes, pairs, tabs and newlines come back as they were; forbidden characters as visible escapes.
+    expect(failure.attributes.message).toContain(`<script>alert("x")</script> & ]]> 'quotes' \\u0000\\u0001\\u001b[31m \\ud800 lone, \\udc00 lone; 😀 pair; \\ufffe; tab\tnew\nline é`);
+    expect(failure.text).toContain('"lost": [');
+    expect(cases[1].children).toEqual([]);
+    expect(cases[2].children[0].name).toBe('error');
+    const properties = Object.fromEntries(suite.children[0].children.map((property) => [property.attributes.name, property.attributes.value]));
+    expect(properties.seed).toBe('42');
+    expect(properties.replay).toBe(`faultline run --seed 42 --name ${xmlEscapedBack(hostile)}`);
+  });
+
+  it('refuses what is not well-formed (the parser above is strict)', () => {
+    expect(() => parseXml('<a>x & y</a>')).toThrow(/bare &/);
+    expect(() => parseXml('<a b="<">x</a>')).toThrow(/< in an attribute/);
+    expect(() => parseXml('<a>\u0001</a>')).toThrow(/not allowed/);
+    expect(() => parseXml('<a><b></a>')).toThrow(/expected <\/b>/);
+    expect(() => parseXml('<a>\ud800</a>')).toThrow(/not allowed/);
+  });
+
+  it('a run that did not finish is one <error> testcase naming why', () => {
+    const input = results({ valid: 'unknown', checkers: {}, errors: ['setup: raftkv would not start <n1>'] });
+    const root = parseXml(junitXml(runSummary(directory, input, 2), input));
+    const testcase = root.children[0].children[1];
+    expect(testcase.attributes.name).toBe('run');
+    expect(testcase.children[0].name).toBe('error');
+    expect(testcase.children[0].attributes.message).toBe('setup: raftkv would not start <n1>');
+  });
+
+  it('summary.json holds the fields of results.json, the faults of nemesis.jsonl and the paths', () => {
+    const runDir = join(directory, 'run');
+    mkdirSync(runDir, { recursive: true });
+    writeFileSync(join(runDir, 'nemesis.jsonl'), [
+      JSON.stringify({ index: 3, process: 'nemesis', type: 'info', f: 'kill', value: {}, fault: 'kill', action: 'start', time: 2_000_000_000 }),
+      JSON.stringify({ process: 'nemesis', type: 'info', f: 'backend-retry', value: {}, time: 5 }),
+      JSON.stringify({ index: 9, process: 'nemesis', type: 'info', f: 'restart', value: {}, fault: 'kill', action: 'stop', time: 3_500_000_000 }),
+    ].join('\n'));
+    const input = results();
+    writeCiOutputs(runDir, input, 1);
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ name: input.name, seed: 42, verdict: 'invalid', exitCode: 1, runId: 'abc123', durationSeconds: 12.5 });
+    expect(summary.ops).toEqual({ total: 1200, ok: 1000, fail: 150, info: 50 });
+    expect(summary.checkers.set).toEqual({ verdict: 'invalid', reason: input.checkers.set.reason });
+    expect(summary.checkers.stats).toEqual({ verdict: 'valid' });
+    expect(Object.keys(summary.checkers)).toEqual(Object.keys(input.checkers));
+    expect(summary.faults).toEqual([{ fault: 'kill', action: 'start', f: 'kill', atSeconds: 2 }, { fault: 'kill', action: 'stop', f: 'restart', atSeconds: 3.5 }]);
+    expect(summary.paths.junit).toBe(join(runDir, 'junit.xml'));
+    expect(summary.paths.results).toBe(join(runDir, 'results.json'));
+    expect(() => parseXml(readFileSync(join(runDir, 'junit.xml'), 'utf8'))).not.toThrow();
+  });
+});
+
+/** What XML can carry of a string: forbidden characters become the visible \uXXXX that xmlEscape writes. */
+function xmlEscapedBack(text: string): string {
+  return parseXmlText(xmlEscape(text));
+}
+function parseXmlText(escaped: string): string {
+  return parseXml(`<t a="${escaped}"/>`).attributes.a;
+}
