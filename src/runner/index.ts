@@ -380,7 +380,7 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     // here, so a fault planned at 2 s comes 2 s into the client phase whatever provisioning and setup took.
     clock.start();
     writeEarlyBackendEvents();
-    const mainEnvironment = environment(generator);
+    const mainEnvironment: WorkerEnvironment = { ...environment(generator), ...clientRetryEnvironment(spec, rootRandom) };
     const workers: Array<Promise<unknown>> = [];
     for (let thread = 0; thread < spec.concurrency; thread++) {
       // A worker that ends (time limit, abort, or a client that never opened) asks no more: the others stop waiting on it.
@@ -503,6 +503,28 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
   const exitCode = failure !== undefined ? (failure instanceof UserError ? failure.exitCode : ExitCode.error) : exitCodeOf(valid);
   if (failure instanceof UserError) throw Object.assign(failure, { runDir, results });
   return { runDir, results, exitCode };
+}
+
+/**
+ * The client workers' retry settings (spec `client-retry`): retries stop at the time limit, and each thread draws
+ * its jitter from a stream of its own, so the generator's streams (and the ops a seed replays) stay as they were.
+ */
+export function clientRetryEnvironment(spec: Pick<TestSpec, 'clientRetry' | 'timeLimitSeconds'>, rootRandom: Random): Partial<WorkerEnvironment> {
+  if (!spec.clientRetry) return {};
+  const retryRandom = rootRandom.fork('client-retry');
+  const randoms = new Map<number, Random>();
+  return {
+    clientRetry: spec.clientRetry,
+    retryDeadlineNs: spec.timeLimitSeconds * 1e9,
+    retryRandomFor(thread: number) {
+      let random = randoms.get(thread);
+      if (!random) {
+        random = retryRandom.fork(`thread:${thread}`);
+        randoms.set(thread, random);
+      }
+      return random;
+    },
+  };
 }
 
 /** Each checker over the history; one that throws is 'unknown' (Jepsen's rule), never a crash. */

@@ -105,6 +105,30 @@ export interface WorkerEnvironment {
   clientTimeoutMs: number;
   /** Longest a worker sleeps before asking again when told "pending" without a time. */
   pendingPollMs?: number;
+  /** Client retries (spec `client-retry`); absent: one attempt per op. */
+  clientRetry?: ClientRetry;
+  /** The main phase's end (test time, ns): no retry starts after it. */
+  retryDeadlineNs?: number;
+  /** Each thread's own seeded stream for retry jitter (apart from the generator's, so ops replay the same). */
+  retryRandomFor?(thread: number): Random;
+}
+
+/** How a client thread retries a failed attempt (spec `client-retry`, src/spec/types.ts ClientRetrySpec). */
+export interface ClientRetry {
+  attempts: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  jitter: number;
+  reconnect: boolean;
+}
+
+/**
+ * The delay before attempt `attempt` (2, 3, ...): backoff doubled per earlier retry, capped, with the jitter fraction
+ * of it drawn uniformly from [0, 1) of that fraction ("equal jitter" when jitter is 0.5, "full jitter" at 1).
+ */
+export function retryDelayMs(retry: ClientRetry, attempt: number, random: Random): number {
+  const base = Math.min(retry.maxBackoffMs, retry.backoffMs * 2 ** Math.max(0, attempt - 2));
+  return base * (1 - retry.jitter) + base * retry.jitter * random.next();
 }
 
 /** Asks the generator for this thread's next op and waits until it is due; undefined when done or aborted. */
@@ -188,18 +212,32 @@ export async function invokeClientOp(
 export async function runClientWorker(environment: WorkerEnvironment, thread: number, node: Node, prototype: Client): Promise<number> {
   let process = thread;
   let client = await openClient(environment, prototype, node);
+  const retry = environment.clientRetry;
+  let requestId = 0;
   try {
-    // Bounded by the generator (time limit) and the abort signal.
+    // Bounded by the generator (time limit) and the abort signal; each request by retry.attempts.
     while (client) {
       const request = await nextDueOp(environment, thread, process);
       if (!request) break;
-      const completion = await invokeClientOp(environment, client, process, node, request);
-      const next = nextProcess(process, completion.type, environment.concurrency);
-      if (next !== process) {
-        process = next;
-        const retired = client;
-        void withTimeout(() => retired.close(environment.test), 1000, () => undefined);
-        client = await openClient(environment, prototype, node);
+      requestId++;
+      // A retry re-invokes the same op (never a new one from the generator), so a seed replays the same ops.
+      for (let attempt = 1; client; attempt++) {
+        const fields = retry ? { ...request, request: requestId, attempt } : request;
+        const completion = await invokeClientOp(environment, client, process, node, fields);
+        const next = nextProcess(process, completion.type, environment.concurrency);
+        const retrying = retry !== undefined && completion.type !== 'ok' && attempt < retry.attempts && mayRetry(environment);
+        // After an info the old connection may still carry the op: a fresh process and client (Jepsen's rule).
+        // A reconnecting client also starts over after a fail; all threads failing at once make a reconnect herd.
+        if (next !== process || (retry?.reconnect === true && completion.type !== 'ok')) {
+          process = next;
+          const retired = client;
+          void withTimeout(() => retired.close(environment.test), 1000, () => undefined);
+          client = await openClient(environment, prototype, node);
+        }
+        if (!retrying) break;
+        const random = environment.retryRandomFor?.(thread);
+        const delayMs = random ? retryDelayMs(retry, attempt + 1, random) : Math.min(retry.maxBackoffMs, retry.backoffMs * 2 ** (attempt - 1));
+        if (!(await sleep(delayMs, environment.signal)) || !mayRetry(environment)) break;
       }
     }
   } finally {
@@ -209,6 +247,12 @@ export async function runClientWorker(environment: WorkerEnvironment, thread: nu
     }
   }
   return process;
+}
+
+/** A retry may start: not aborted and still inside the main phase. */
+function mayRetry(environment: WorkerEnvironment): boolean {
+  if (environment.signal.aborted) return false;
+  return environment.retryDeadlineNs === undefined || environment.clock.nowNs() < environment.retryDeadlineNs;
 }
 
 /** Faults currently in force, by fault name, with the op that heals each (for the progress line and the final heal). */
