@@ -364,7 +364,7 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     );
     const setupFailures = setups.flatMap((result, index) => (result.status === 'rejected' ? [`${nodes[index].name}: ${errorText(result.reason)}`] : []));
     if (setupFailures.length > 0) throw new Error(`setting up ${spec.target} failed: ${setupFailures.join('; ')}`);
-    log(`faultline: ${spec.target} is up on ${nodes.map((node) => `${node.name} (${node.host})`).join(', ')}`);
+    log(`faultline: ${target.name} is up on ${nodes.map((node) => `${node.name} (${node.host})`).join(', ')}`);
     if (nemesis) {
       // Marked first: a setup that fails half-way still gets its teardown.
       nemesisSetUp = true;
