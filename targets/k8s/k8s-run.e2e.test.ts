@@ -1,6 +1,7 @@
 // Proves `faultline run --target k8s` on the local backend end to end: a 3-node control plane (etcd 3.6 and
 // kube-apiserver per node) is linearizable for the consistent-read ConfigMap register under partitions and kills;
-// with watch-cache reads and apiservers cut off from etcd, the run completes and its stale reads are found.
+// with watch-cache reads and apiservers cut off from etcd (--nemesis apiserver-etcd), the run completes, its stale
+// reads are found, and results.json labels them (the stale-reads entry).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,12 +60,12 @@ runIt('faultline run --target k8s --backend local', () => {
     const spec = join(store, 'k8s-cache.yaml');
     // A minority's apiservers cut off from etcd for 8 s; short client timeouts so the cut nodes' clients keep reading.
     writeFileSync(spec, [
-      'name: k8s-cache-reads', 'target: k8s', 'backend: local', 'nodes: 3', 'time-limit: 16', 'nemesis: [kill]',
+      'name: k8s-cache-reads', 'target: k8s', 'backend: local', 'nodes: 3', 'time-limit: 16', 'nemesis: [apiserver-etcd]',
       'nemesis-schedule: timeline', 'nemesis-timeline:',
-      '  - {at: 3, fault: kill, action: start, value: {targets: minority, seed: 1}}',
-      '  - {at: 11, fault: kill, action: stop}',
+      '  - {at: 3, fault: apiserver-etcd, action: start, value: {targets: minority, seed: 1}}',
+      '  - {at: 11, fault: apiserver-etcd, action: stop}',
       'concurrency: 9', 'rate: 30', 'recovery: 5', 'client-timeout: 10', 'seed: 5',
-      'target-options: {cache-reads: true, fault-component: apiserver-etcd-link, operationTimeoutMs: 1000}', `store: ${store}`, '',
+      'target-options: {cache-reads: true, operationTimeoutMs: 1000}', `store: ${store}`, '',
     ].join('\n'));
     const run = await faultline(['run', spec], 540_000);
     try {
@@ -75,8 +76,17 @@ runIt('faultline run --target k8s --backend local', () => {
       const report = staleCacheReads(history);
       expect(report.cacheReads).toBeGreaterThan(10);
       expect(history.filter((op) => op.f === 'read' && op.type === 'ok').every((op) => op.readFrom === 'watch-cache')).toBe(true);
-      const cuts = history.filter((op) => op.process === 'nemesis' && op.f === 'kill' && op.type !== 'invoke');
+      const cuts = history.filter((op) => op.process === 'nemesis' && op.f === 'cut-apiserver-etcd' && op.type !== 'invoke' && !op.error);
       expect(cuts.length).toBeGreaterThan(0);
+      const heals = history.filter((op) => op.process === 'nemesis' && op.f === 'heal-apiserver-etcd' && op.type !== 'invoke');
+      expect(heals.length).toBeGreaterThan(0);
+      expect(heals.every((op) => !op.error)).toBe(true);
+      // results.json carries the labels: the same counts as the labeller over the stored history, with examples.
+      const labels = run.results?.checkers['stale-reads'] as unknown as { valid: unknown; cacheReads: number; staleReads: number; examples: Array<{ index: number }> };
+      expect(labels.valid).toBe(true);
+      expect(labels.cacheReads).toBe(report.cacheReads);
+      expect(labels.staleReads).toBe(report.staleReads.length);
+      expect(labels.examples[0]?.index).toBe(report.staleReads[0]?.index);
       process.stdout.write(`k8s cache-read run: verdict ${String(run.results?.valid)}, ${report.cacheReads} cache reads, ${report.staleReads.length} stale: ${JSON.stringify(report.staleReads.slice(0, 3))}\n`);
       // An apiserver cut off from etcd serves its frozen cache: stale reads, which the register checker rejects.
       expect(report.staleReads.length).toBeGreaterThan(0);

@@ -102,13 +102,15 @@ export function leaderOverlaps(sorted: readonly Leadership[], historyEndNs = 0):
 /**
  * The Lease's transition count must grow from one leadership to the next (each takeover increments it under a
  * resourceVersion precondition); an acquisition that did not raise it means two candidates wrote over one record.
+ * A candidate taking back a Lease that still names it keeps the count, as client-go does: only a new holder counts.
  */
 export function transitionRegressions(sorted: readonly Leadership[]): Array<{ previous: Leadership; next: Leadership }> {
   const regressions: Array<{ previous: Leadership; next: Leadership }> = [];
   let previous: Leadership | undefined;
   for (const leadership of sorted) {
     if (leadership.transitions === undefined) continue;
-    if (previous?.transitions !== undefined && leadership.transitions <= previous.transitions) regressions.push({ previous, next: leadership });
+    const newHolder = previous?.holder === undefined || leadership.holder === undefined || previous.holder !== leadership.holder;
+    if (previous?.transitions !== undefined && newHolder && leadership.transitions <= previous.transitions) regressions.push({ previous, next: leadership });
     previous = leadership;
   }
   return regressions;
