@@ -131,6 +131,24 @@ describe('flap loop', () => {
     expect(scripts.length).toBe(countAfterTeardown);
   });
 
+  it('mode primary isolates the leader of the moment at each cut', async () => {
+    const scripts: Array<{ node: string; script: string }> = [];
+    const events: Array<{ f: string; value: unknown }> = [];
+    const test = context(scripts, events);
+    // The leadership moves on each question, as a re-election after each cut would move it.
+    const leaders = ['n1', 'n2', 'n3', 'n1', 'n2', 'n3', 'n1', 'n2', 'n3', 'n1', 'n2', 'n3'];
+    let asked = 0;
+    const leaderDb = { primaries: async () => [leaders[Math.min(asked++, leaders.length - 1)]] } as unknown as Db;
+    const flap = flapPackage();
+    await flap.nemesis.invoke(test, leaderDb, invoke('start-flap', { mode: 'primary', seed: 2, 'flap-min-ms': 10, 'flap-max-ms': 20 }));
+    await sleep(200);
+    await flap.nemesis.invoke(test, leaderDb, invoke('stop-flap', null));
+    const isolated = events.filter((event) => event.f === FLAP_CUT_F).map((event) => (event.value as { isolated: string[] }).isolated);
+    expect(isolated.length).toBeGreaterThanOrEqual(3);
+    // The start asked once (leaders[0]); each cut asks again: cut k isolates leaders[k + 1].
+    isolated.forEach((nodes, index) => expect(nodes).toEqual([leaders[Math.min(index + 1, leaders.length - 1)]]));
+  });
+
   it('refuses bad spell bounds with a clear reason', async () => {
     const test = context([], []);
     const flap = flapPackage();

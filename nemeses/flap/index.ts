@@ -64,8 +64,9 @@ export class FlapPlan {
     return Math.round(this.minMs + this.random() * (this.maxMs - this.minMs));
   }
 
-  next(): FlapStep {
-    const decision = decidePartition(this.mode, this.names, this.random, this.primaries);
+  /** The next cut; `primaries` (mode primary) names the nodes leading now, else those the plan was made with. */
+  next(primaries: readonly string[] = this.primaries): FlapStep {
+    const decision = decidePartition(this.mode, this.names, this.random, primaries);
     return { grudge: decision.grudge, description: decision.description, downMs: this.spellMs(), upMs: this.spellMs() };
   }
 }
@@ -100,6 +101,8 @@ class FlapRun {
     private readonly chain: string,
     private readonly plan: FlapPlan,
     private readonly togglesMax: number,
+    /** Mode primary: who leads before each cut, so every cut isolates the leader of the moment. */
+    private readonly primariesNow?: () => Promise<string[] | undefined>,
   ) {
     this.finished = this.loop().catch((error: unknown) => {
       this.loopError = errorMessage(error);
@@ -143,7 +146,9 @@ class FlapRun {
   private async loop(): Promise<void> {
     // Bounded by togglesMax cuts; stop() ends it sooner.
     for (let cuts = 0; cuts < this.togglesMax && !this.stopping.signal.aborted; cuts++) {
-      const step = this.plan.next();
+      const primaries = this.primariesNow ? await this.primariesNow() : undefined;
+      if (this.stopping.signal.aborted) return;
+      const step = this.plan.next(primaries);
       this.cut = true;
       const cutErrors = await applyGrudge(this.test, this.chain, step.grudge);
       this.record({ action: 'cut', spellMs: step.downMs, ...step.description, grudge: step.grudge, ...(cutErrors.length > 0 ? { errors: cutErrors } : {}) });
@@ -219,7 +224,6 @@ class FlapNemesis implements Nemesis {
     let primaries: string[] = [];
     let note: string | undefined;
     if (mode === 'primary') {
-      // Asked once: the flap keeps isolating the node that led when it began, as a flapping link near it would.
       const selection = await selectTargets(test, db, 'primary', seededRandom(seed));
       if (selection.note) {
         mode = 'one';
@@ -233,7 +237,17 @@ class FlapNemesis implements Nemesis {
     this.running = undefined;
     const previousErrors = previous ? await previous.stop(test) : [];
     const plan = new FlapPlan(seed, mode, test.nodes.map((node) => node.name), minMs, maxMs, primaries);
-    this.running = new FlapRun(test, chainName(test, 'FLAP'), plan, togglesMax);
+    // A leader that is cut off loses its lead: mode primary asks again before each cut, keeping the last answer
+    // when the target names none (mid-election), so the flap follows the leadership around.
+    let lastPrimaries = primaries;
+    const primariesNow = mode === 'primary'
+      ? async () => {
+        const selection = await selectTargets(test, db, 'primary', seededRandom(seed));
+        if (!selection.note) lastPrimaries = selection.nodes.map((node) => node.name);
+        return lastPrimaries;
+      }
+      : undefined;
+    this.running = new FlapRun(test, chainName(test, 'FLAP'), plan, togglesMax, primariesNow);
     return done(op, {
       mode: requested,
       ...(mode !== requested ? { appliedMode: mode } : {}),
