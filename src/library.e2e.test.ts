@@ -81,6 +81,17 @@ describe('the example project, installed from the package tarball', () => {
     expect(await leftoversOf(run.runId!)).toEqual([]);
   }, 180_000);
 
+  it('runs its spec file: the target and a nemesis of its own by paths relative to the spec, next to kill', async () => {
+    const run = await faultlineInProject(['run', 'faultline.yaml', '--time-limit', '8', '--store', './store', '--seed', '21'], 120_000);
+    expect(run.exitCode, describeRun(run)).toBe(0);
+    expect(run.results?.target).toBe('my-store');
+    const history = readFileSync(join(run.runDir!, 'history.jsonl'), 'utf8');
+    // The example's freeze fault ran and healed, as ops of the nemesis in the history.
+    expect(history).toMatch(/"type":"info","f":"freeze-all","value":\{"frozen":\["n1","n2","n3"\]\}/);
+    expect(history).toMatch(/"type":"info","f":"thaw-all","value":\{"thawed":\["n1","n2","n3"\]\}/);
+    expect(await leftoversOf(run.runId!)).toEqual([]);
+  }, 180_000);
+
   it("catches the store's stale-reads bug: invalid", async () => {
     const run = await faultlineInProject(runArguments(['--target-options', 'staleReads=true']), 120_000);
     expect(run.exitCode, describeRun(run)).toBe(1);
