@@ -91,6 +91,15 @@ describe('module paths in a spec', () => {
     expect(spec.name).toBe('my-target-my-workload');
   });
 
+  it("lets a timeline name a module nemesis by the package's own name, and still refuses unknown built-in names", () => {
+    writeFileSync(join(folder, 'timeline.yaml'), 'nemesis: [kill, ./my-nemesis.js]\nnemesis-timeline:\n  - {at: 1, fault: mine, action: start}\n  - {at: 2, fault: mine, action: stop}\n');
+    expect(loadSpec({ file: join(folder, 'timeline.yaml') }).nemesisTimeline?.map((event) => event.fault)).toEqual(['mine', 'mine']);
+    writeFileSync(join(folder, 'timeline-bad.yaml'), 'nemesis: [kill]\nnemesis-timeline:\n  - {at: 1, fault: mine, action: start}\n');
+    expect(messageOf(() => loadSpec({ file: join(folder, 'timeline-bad.yaml') }))).toBe(
+      `${join(folder, 'timeline-bad.yaml')}:3: nemesis-timeline[0].fault: expected a fault listed in nemesis (kill), got 'mine'`,
+    );
+  });
+
   it('refuses a missing module with the file, the line and the path', () => {
     expect(messageOf(() => loadSpec({ file: join(folder, 'missing.yaml') }))).toBe(`${join(folder, 'missing.yaml')}:2: target: no such target module: ${join(folder, 'nowhere.js')}`);
   });
