@@ -8,6 +8,7 @@ import type { TxnCheckResult } from '../checkers/txn/index.js';
 import { counterexampleView, findCounterexamples, referencedIndexes, type CounterexampleView } from './counterexample.js';
 import { displayText, escapeHtml, truncateText } from './escape.js';
 import { faultEvents, faultPeriods } from './faults.js';
+import { availabilitySection } from './availability.js';
 import { latencyPercentiles, quantiles } from './percentiles.js';
 import { keyName, summarizeHistory, type HistorySummary } from './summary.js';
 
@@ -357,6 +358,9 @@ export function buildReportHtml(input: ReportInput): string {
     );
   }
   parts.push('</section>');
+
+  // Availability (checkers/availability): goodput, outages and recovery, when the run measured them.
+  parts.push(availabilitySection(results.checkers.availability));
 
   // Performance, like Jepsen's perf graphs.
   parts.push('<section id="performance"><h2>Latency and throughput</h2>');

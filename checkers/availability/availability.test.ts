@@ -121,6 +121,18 @@ describe('availability checker on hand-built histories', () => {
     expect(result.windows).toEqual([{ startS: 1.1, endS: 4.1, durationS: 3, open: true }]);
   });
 
+  it('counts a cas that failed on its value as served, not as an error', () => {
+    const cas = (process: number, invokeMs: number, completeMs: number): Event[] => [
+      { process, type: 'invoke', f: 'cas', timeMs: invokeMs },
+      { process, type: 'fail', f: 'cas', timeMs: completeMs, extra: { error: 'value differed' } },
+    ];
+    const events = [...clientOp(0, 0, 100, 'ok'), ...cas(0, 200, 900), ...cas(0, 1000, 1900), ...clientOp(0, 2000, 2100, 'ok')];
+    const result = checkAvailability(historyOf(events));
+    expect(result.windows).toEqual([]);
+    expect(result.phases.all?.errorRate).toBe(0);
+    expect(result.phases.all?.ok).toBe(4);
+  });
+
   it('does not count an idle gap or a short one', () => {
     const events = [...clientOp(0, 0, 100, 'ok'), ...clientOp(0, 5000, 5100, 'ok'), ...clientOp(0, 5200, 5900, 'fail'), ...clientOp(0, 5950, 6000, 'ok')];
     expect(checkAvailability(historyOf(events)).windows).toEqual([]);

@@ -101,9 +101,25 @@ function shown(value: number): string {
   return String(round(value));
 }
 
-/** Client pairs of the main phase: the final phase (`final: true`) comes after the recovery wait and is not measured. */
+/**
+ * Functions whose `fail` is the store's answer, not a refusal to serve: a cas whose expected value differed was
+ * served. Such a fail counts as served (like ok) here, and client workers do not retry it.
+ */
+export const answeredFailFunctions: readonly string[] = ['cas'];
+
+/** A fail completion that is an answer (see answeredFailFunctions). */
+export function isAnsweredFail(completion: Pick<Op, 'type' | 'f'>): boolean {
+  return completion.type === 'fail' && answeredFailFunctions.includes(completion.f);
+}
+
+/**
+ * Client pairs of the main phase (the final phase, `final: true`, comes after the recovery wait and is not
+ * measured), with answered fails counted as ok.
+ */
 export function mainPhasePairs(history: readonly Op[]): OpPair[] {
-  return pairOps(history).filter((pair) => pair.invoke.final !== true);
+  return pairOps(history)
+    .filter((pair) => pair.invoke.final !== true)
+    .map((pair) => (pair.completion && isAnsweredFail(pair.completion) ? { invoke: pair.invoke, completion: { ...pair.completion, type: 'ok' as const } } : pair));
 }
 
 /** Nemesis ops as fault starts and stops: the runner's `fault`/`action` fields, else Jepsen's `start-*`/`stop-*` names. */
@@ -235,11 +251,13 @@ export function checkAvailability(history: readonly Op[], thresholds: Availabili
   const lastHealNs = mainHeals.length > 0 ? mainHeals[mainHeals.length - 1].timeNs : undefined;
   const inFault = (timeNs: number) => periods.some((period) => timeNs >= period.startS * nsPerS && timeNs < period.endS * nsPerS);
   const faultSpanNs = unionLengthNs(periods.map((period) => [Math.max(startNs, period.startS * nsPerS), Math.min(endNs, period.endS * nsPerS)]));
-  const all = phaseStats(pairs, startNs, endNs + 1, () => true, endNs - startNs);
-  const before = phaseStats(pairs, startNs, firstFaultNs ?? endNs + 1, () => true, (firstFaultNs ?? endNs) - startNs);
-  const during = periods.length > 0 ? phaseStats(pairs, startNs, endNs + 1, inFault, faultSpanNs) : null;
+  const all = clip(phaseStats(pairs, startNs, endNs + 1, () => true, endNs - startNs), endNs);
+  const before = clip(phaseStats(pairs, startNs, firstFaultNs ?? endNs + 1, () => true, (firstFaultNs ?? endNs) - startNs), endNs);
+  const duringStats = periods.length > 0 ? phaseStats(pairs, startNs, endNs + 1, inFault, faultSpanNs) : null;
+  // Shown as from the first fault's start to the last one's end (the measured span is their union).
+  const during = duringStats ? { ...duringStats, startS: Math.max(startNs, firstFaultNs ?? startNs) / nsPerS, endS: Math.min(endNs, Math.max(...periods.map((period) => period.endS * nsPerS))) / nsPerS } : null;
   const after = lastHealNs !== undefined && !periods.some((period) => !period.healed && period.endS * nsPerS > lastHealNs)
-    ? phaseStats(pairs, lastHealNs, endNs + 1, () => true, endNs - lastHealNs)
+    ? clip(phaseStats(pairs, lastHealNs, endNs + 1, () => true, endNs - lastHealNs), endNs)
     : null;
   const goodputRatio = before && during && before.goodput > 0 ? during.goodput / before.goodput : null;
 
@@ -281,6 +299,11 @@ export function checkAvailability(history: readonly Op[], thresholds: Availabili
   };
   if (breaches.length > 0) result.reason = breaches.join('; ');
   return result;
+}
+
+/** A phase's shown end is the main phase's end, not the exclusive bound used to include the last completion. */
+function clip(phase: PhaseStats | null, endNs: number): PhaseStats | null {
+  return phase ? { ...phase, endS: Math.min(phase.endS, endNs / nsPerS) } : null;
 }
 
 function unionLengthNs(intervals: Array<[number, number]>): number {

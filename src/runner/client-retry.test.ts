@@ -108,16 +108,20 @@ describe('client retries', () => {
     expect(groups.size).toBeGreaterThan(5);
     for (const attempts of groups.values()) {
       expect(attempts.map((op) => op.attempt)).toEqual([1, 2, 3].slice(0, attempts.length));
+      // A cas that failed was answered (its value differed, as far as a client can tell): never re-sent.
+      if (attempts[0].f === 'cas') expect(attempts).toHaveLength(1);
       for (const op of attempts) expect([op.f, op.key, op.value]).toEqual([attempts[0].f, attempts[0].key, attempts[0].value]);
     }
-    // Attempts 1 and 2 fail; a read or write reaching its third attempt succeeds (a cas may fail on its value).
+    // Attempts 1 and 2 fail; a read or write reaching its third attempt succeeds.
     const completions = history.filter((op) => typeof op.process === 'number' && op.type !== 'invoke' && op.final !== true);
     expect(completions.filter((op) => (op.attempt as number) < 3).every((op) => op.type === 'fail')).toBe(true);
-    expect(completions.filter((op) => op.attempt === 3 && op.f !== 'cas').every((op) => op.type === 'ok')).toBe(true);
+    expect(completions.filter((op) => op.attempt === 3).every((op) => op.type === 'ok')).toBe(true);
+    expect(completions.filter((op) => op.attempt === 3).length).toBeGreaterThan(5);
     const availability = outcome.results.checkers.availability as { retryAmplification: number; valid: unknown };
     expect(availability.valid).toBe(true);
-    expect(availability.retryAmplification).toBeGreaterThan(2.5);
-    expect(availability.retryAmplification).toBeLessThanOrEqual(3);
+    const attempts = [...groups.values()].reduce((sum, group) => sum + group.length, 0);
+    expect(availability.retryAmplification).toBeCloseTo(attempts / groups.size, 9);
+    expect(availability.retryAmplification).toBeGreaterThan(1.5);
     // One client per thread, never reopened (no info, no reconnect), and one per node for the final reads.
     expect(flaky.opens()).toBe(3 + 3);
   });

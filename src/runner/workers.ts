@@ -8,6 +8,7 @@ import type { Nemesis } from '../nemesis.js';
 import type { TestContext } from '../test-context.js';
 import type { Generator, Random, Thread } from '../generator/index.js';
 import type { Recorder, TestClock } from './recorder.js';
+import { isAnsweredFail } from '../../checkers/availability/index.js';
 
 /**
  * Jepsen's rule: after an info completion the process may still have an op in flight, so it is retired and
@@ -225,10 +226,12 @@ export async function runClientWorker(environment: WorkerEnvironment, thread: nu
         const fields = retry ? { ...request, request: requestId, attempt } : request;
         const completion = await invokeClientOp(environment, client, process, node, fields);
         const next = nextProcess(process, completion.type, environment.concurrency);
-        const retrying = retry !== undefined && completion.type !== 'ok' && attempt < retry.attempts && mayRetry(environment);
+        // A cas whose value differed was answered: a client would not send it again.
+        const failed = completion.type !== 'ok' && !isAnsweredFail(completion);
+        const retrying = retry !== undefined && failed && attempt < retry.attempts && mayRetry(environment);
         // After an info the old connection may still carry the op: a fresh process and client (Jepsen's rule).
         // A reconnecting client also starts over after a fail; all threads failing at once make a reconnect herd.
-        if (next !== process || (retry?.reconnect === true && completion.type !== 'ok')) {
+        if (next !== process || (retry?.reconnect === true && failed)) {
           process = next;
           const retired = client;
           void withTimeout(() => retired.close(environment.test), 1000, () => undefined);
