@@ -164,3 +164,31 @@ describe('faultline check: bad input exits 2 with one line naming file and line'
     expectBadInput(check(path, '--model', 'register'), new RegExp(`^faultline: ${path}:1: expected a history in JSONL`));
   });
 });
+
+describe('faultline check: loads only what the check needs', () => {
+  it("--model's transactional workloads are the transactional checker's own list", async () => {
+    const { txnWorkloads } = await import('./check.js');
+    const transactional = await import('../../checkers/txn/index.js');
+    expect(txnWorkloads).toEqual(transactional.txnWorkloads);
+  });
+
+  it('a JSONL linearizability check loads neither the transactional checker nor the EDN parser; a list-append check does', () => {
+    // A module hook that prints every file the process loads (start-up cost follows the modules loaded).
+    const hooks = join(directory, 'log-loads.mjs');
+    writeFileSync(hooks, "export async function load(url, context, next) { if (url.startsWith('file:')) process.stderr.write(`loaded ${url}\\n`); return next(url, context); }\n");
+    const register = join(directory, 'register-hooks.mjs');
+    writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`);
+    const history = join(directory, 'loads.jsonl');
+    writeFileSync(history, ['{"process":0,"type":"invoke","f":"write","key":"a","value":1}', '{"process":0,"type":"ok","f":"write","key":"a","value":1}', ''].join('\n'));
+    const run = (...args: string[]): { status: number | null; loaded: string[] } => {
+      const result = spawnSync(process.execPath, ['--import', register, cli, 'check', history, ...args], { encoding: 'utf8', timeout: 120_000 });
+      return { status: result.status, loaded: result.stderr.split('\n').filter((line) => line.startsWith('loaded ')) };
+    };
+    const linearizable = run('--model', 'cas-register', '--initial', 'null');
+    expect(linearizable.status).toBe(0);
+    expect(linearizable.loaded.some((line) => line.includes('/checkers/linearizable/engine.js'))).toBe(true);
+    expect(linearizable.loaded.filter((line) => /\/checkers\/txn\/(?!anomalies\.js)|\/edn-data\//.test(line))).toEqual([]);
+    const transactional = run('--model', 'list-append');
+    expect(transactional.loaded.some((line) => line.includes('/checkers/txn/index.js'))).toBe(true);
+  });
+});

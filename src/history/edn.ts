@@ -3,10 +3,18 @@
 // edn-data parses values well but reports no positions and tolerates unbalanced input silently, so a small
 // scanner first splits the text into one span per operation (tracking lines, strings, comments and
 // brackets); each span is then parsed by edn-data. Errors thus name the line where the bad op starts.
-import { parseEDNString } from 'edn-data';
+import { createRequire } from 'node:module';
+import type * as EdnData from 'edn-data';
 import { inputError } from '../errors.js';
 import type { History, Op } from './types.js';
 import { completeOp, describeValue, ProcessPairing } from './validate.js';
+
+/** edn-data, loaded on the first EDN file (synchronously, it is CommonJS): a JSONL check does not pay for it. */
+let ednData: typeof EdnData | undefined;
+function parseEDNString(...args: Parameters<typeof EdnData.parseEDNString>): ReturnType<typeof EdnData.parseEDNString> {
+  ednData ??= createRequire(import.meta.url)('edn-data') as typeof EdnData;
+  return ednData.parseEDNString(...args);
+}
 
 export interface EdnReadOptions {
   /** jepsen.independent tuples `[key value]`: true splits them, false never, undefined detects. */
