@@ -1,5 +1,7 @@
 // `faultline run [spec.yaml] [flags]`: one complete test (issue 4). Flags override the spec file; Ctrl-C, SIGTERM,
 // SIGHUP and an uncaught error heal faults and tear nodes down before exiting; the exit code is the verdict (0, 1, 3) or 2.
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { addSshFlags } from '../backends/ssh/flags.js';
 import { loadSpec } from '../spec/index.js';
@@ -36,7 +38,9 @@ export function register(program: Command): void {
     .option('--serializable-reads', "etcd: read with etcd's serializable (member-local, possibly stale) reads")
     .option('--recovery <seconds>', 'quiet time after healing, before the final reads (default 5)')
     .option('--client-timeout <seconds>', 'a client op unanswered this long is recorded as info (default 10)')
-    .option('--leave-running', 'keep the cluster up after the run (faults healed) for inspection');
+    .option('--leave-running', 'keep the cluster up after the run (faults healed) for inspection')
+    .option('--junit <file>', "also copy the run's junit.xml to FILE (every run writes it in its results folder)")
+    .option('--summary-json <file>', "also copy the run's summary.json to FILE");
   // The ssh backend declares its flags once (src/backends/ssh/flags.ts), for run and cleanup alike.
   addSshFlags(runCommand).action(async (file: string | undefined, flags: Record<string, unknown>) => {
       const spec = loadSpec({ file, flags });
@@ -54,6 +58,7 @@ export function register(program: Command): void {
         for (const reason of verdictReasons(outcome.results)) process.stdout.write(`faultline: why: ${reason}\n`);
         process.stdout.write(`faultline: verdict: ${verdict} (exit ${outcome.exitCode})\n`);
         process.stdout.write(`faultline: results: ${outcome.runDir}\n`);
+        copyCiOutputs(outcome.runDir, flags);
         process.exitCode = trouble.crashed() ? 2 : outcome.exitCode;
       } finally {
         trouble.dispose();
@@ -105,4 +110,17 @@ export function interruptOnTrouble(stderr: NodeJS.WritableStream): { signal: Abo
       process.stderr.removeListener('error', ignoreWriteError);
     },
   };
+}
+
+/** --junit FILE and --summary-json FILE: copies of the run's junit.xml and summary.json where CI looks for them. */
+function copyCiOutputs(runDir: string, flags: Record<string, unknown>): void {
+  const copies: Array<[string, unknown]> = [['junit.xml', flags.junit], ['summary.json', flags.summaryJson]];
+  for (const [name, destination] of copies) {
+    if (typeof destination !== 'string') continue;
+    try {
+      copyFileSync(join(runDir, name), destination);
+    } catch (error) {
+      process.stderr.write(`faultline: could not copy ${name} to ${destination}: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+    }
+  }
 }

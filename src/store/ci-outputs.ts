@@ -46,8 +46,15 @@ function verdictWord(valid: Validity | undefined): VerdictWord {
 }
 
 /** A checker's own reason (or error) text, if it gave one. */
-function checkerReason(result: { [detail: string]: unknown }): string | undefined {
+function checkerReason(result: { valid: Validity; [detail: string]: unknown }): string | undefined {
   for (const field of ['reason', 'error', 'message']) if (typeof result[field] === 'string' && result[field] !== '') return result[field] as string;
+  // The transactional checker names the anomalies it found; the linearizability checker judges key by key.
+  if (Array.isArray(result.prohibited) && result.prohibited.length > 0) return `${result.prohibited.map(String).join(', ')}: forbidden under ${String(result.consistency)}`;
+  if (Array.isArray(result.keys) && result.valid !== true) {
+    const keys = (result.keys as Array<Record<string, unknown> | null>).filter((key) => key !== null && typeof key === 'object' && key.valid === result.valid);
+    const keyReason = keys.map((key) => key!.reason).find((reason) => typeof reason === 'string');
+    return `${keys.length} key${keys.length === 1 ? '' : 's'} ${verdictWord(result.valid)}${keyReason ? ` (${String(keyReason)})` : ''}`;
+  }
   return undefined;
 }
 
@@ -203,4 +210,44 @@ export function writeCiOutputs(runDir: string, results: RunResults, exitCode: nu
   writeFileSync(join(runDir, CiFiles.summary), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(runDir, CiFiles.junit), junitXml(summary, results));
   return summary;
+}
+
+/**
+ * `faultline check`'s verdict as a run's results, so --junit and --summary-json write the same files: one
+ * checker named after the model, the run's name and seed from the run directory's results.json when there is one.
+ */
+export function checkAsResults(historyPath: string, checkerName: string, result: { valid: Validity; [detail: string]: unknown }, startedAt: Date): RunResults {
+  let fromRun: Partial<RunResults> = {};
+  const resultsPath = existsSync(join(historyPath, RunFiles.results)) ? join(historyPath, RunFiles.results) : join(historyPath, '..', RunFiles.results);
+  try {
+    fromRun = JSON.parse(readFileSync(resultsPath, 'utf8')) as Partial<RunResults>;
+  } catch {
+    // A bare history has no run around it.
+  }
+  const counts = (result.stats as { counts?: Record<string, { ok?: number; fail?: number; info?: number }> } | undefined)?.counts;
+  const stats = { ops: 0, ok: 0, fail: 0, info: 0 };
+  for (const count of Object.values(counts ?? {})) {
+    stats.ok += count.ok ?? 0;
+    stats.fail += count.fail ?? 0;
+    stats.info += count.info ?? 0;
+  }
+  stats.ops = stats.ok + stats.fail + stats.info;
+  return {
+    name: `check-${fromRun.name ?? historyPath.split('/').filter((part) => part !== '').pop() ?? 'history'}`,
+    runId: fromRun.runId ?? '',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    seed: fromRun.seed ?? 0,
+    command: process.argv.slice(1).map((word, index) => (index === 0 ? 'faultline' : word)),
+    versions: {},
+    target: fromRun.target ?? '',
+    backend: fromRun.backend ?? '',
+    workload: fromRun.workload ?? '',
+    nemesis: fromRun.nemesis ?? [],
+    nodes: fromRun.nodes ?? [],
+    valid: result.valid,
+    checkers: { [checkerName]: result },
+    stats,
+    errors: typeof result.error === 'string' ? [result.error] : [],
+  };
 }
