@@ -131,6 +131,9 @@ describe('availability checker on hand-built histories', () => {
     expect(result.windows).toEqual([]);
     expect(result.phases.all?.errorRate).toBe(0);
     expect(result.phases.all?.ok).toBe(4);
+    // The same cas refused for want of a connection is a fail like any other: 1.9 s with no answer.
+    const refused = historyOf(events.map((event) => (event.f === 'cas' && event.type === 'fail' ? { ...event, extra: { error: 'connection refused' } } : event)));
+    expect(checkAvailability(refused).windows).toEqual([{ startS: 0.2, endS: 2.1, durationS: 1.9, open: false }]);
   });
 
   it('does not count an idle gap or a short one', () => {

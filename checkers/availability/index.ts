@@ -102,14 +102,18 @@ function shown(value: number): string {
 }
 
 /**
- * Functions whose `fail` is the store's answer, not a refusal to serve: a cas whose expected value differed was
- * served. Such a fail counts as served (like ok) here, and client workers do not retry it.
+ * Functions whose `fail` may be the store's answer, not a refusal to serve: a cas whose expected value differed
+ * was served. Such a fail counts as served (like ok) here, and client workers do not retry it.
  */
 export const answeredFailFunctions: readonly string[] = ['cas'];
 
-/** A fail completion that is an answer (see answeredFailFunctions). */
-export function isAnsweredFail(completion: Pick<Op, 'type' | 'f'>): boolean {
-  return completion.type === 'fail' && answeredFailFunctions.includes(completion.f);
+/**
+ * A fail completion that is an answer: a function of answeredFailFunctions failing with no error or with the
+ * targets' own words for it ('value differed', raftkv, etcd and k8s alike). A cas refused for want of a quorum
+ * or a connection carries another error and is an outage like any other fail.
+ */
+export function isAnsweredFail(completion: Pick<Op, 'type' | 'f' | 'error'>): boolean {
+  return completion.type === 'fail' && answeredFailFunctions.includes(completion.f) && (completion.error === undefined || completion.error === 'value differed');
 }
 
 /**
