@@ -149,6 +149,18 @@ describe('flap loop', () => {
     isolated.forEach((nodes, index) => expect(nodes).toEqual([leaders[Math.min(index + 1, leaders.length - 1)]]));
   });
 
+  it('takes its bounds from nemesis-options (either spelling) when the op does not name them; the op wins', async () => {
+    const test = context([], []);
+    for (const options of [{ flapMinMs: 15, flapMaxMs: 25 }, { 'flap-min-ms': 15, 'flap-max-ms': 25 }]) {
+      const flap = flapPackage(options as never);
+      const fromOptions = await flap.nemesis.invoke(test, db, invoke('start-flap', { mode: 'one', seed: 1 }));
+      expect(fromOptions.value).toMatchObject({ flapMinMs: 15, flapMaxMs: 25 });
+      const fromOp = await flap.nemesis.invoke(test, db, invoke('start-flap', { mode: 'one', seed: 1, 'flap-max-ms': 40 }));
+      expect(fromOp.value).toMatchObject({ flapMinMs: 15, flapMaxMs: 40 });
+      await flap.nemesis.teardown(test, db);
+    }
+  });
+
   it('refuses bad spell bounds with a clear reason', async () => {
     const test = context([], []);
     const flap = flapPackage();
