@@ -35,6 +35,11 @@ export interface CheckCommandOptions {
   json?: boolean;
   consistency?: string;
   firstViolation?: boolean;
+  /** --junit FILE, --summary-json FILE: the verdict as junit.xml / summary.json (src/store/ci-outputs.ts). */
+  junit?: string;
+  summaryJson?: string;
+  /** Called with the judged result before the exit code is returned (the CI outputs are written from it). */
+  onResult?(checkerName: string, result: { valid: Validity; [detail: string]: unknown }): void;
 }
 
 /** Above this many keys the text report lists counts and only the keys that are not valid. */
@@ -56,8 +61,15 @@ export function register(program: Command): void {
     .option('--no-independent', 'never split [key value] tuples')
     .option('--json', 'print the result as JSON')
     .option('--first-violation', 'stop at the first invalid key, as Porcupine does (keys not yet searched are unknown; the verdict is invalid all the same)')
+    .option('--junit <file>', 'also write the verdict as JUnit XML to FILE (one testcase: the model)')
+    .option('--summary-json <file>', 'also write the verdict as a JSON summary to FILE (the fields of a run\'s summary.json)')
     .action(async (historyPath: string, options: CheckCommandOptions) => {
-      process.exitCode = await runCheck(historyPath, options);
+      const startedAt = new Date();
+      let judged: { checkerName: string; result: { valid: Validity; [detail: string]: unknown } } | undefined;
+      if (options.junit !== undefined || options.summaryJson !== undefined) options.onResult = (checkerName, result) => (judged = { checkerName, result });
+      const exitCode = await runCheck(historyPath, options);
+      if (judged) await writeCheckCiOutputs(historyPath, judged.checkerName, judged.result, exitCode, startedAt, options);
+      process.exitCode = exitCode;
     });
 }
 
@@ -165,6 +177,7 @@ async function runTxnCheck(historyPath: string, workload: TxnWorkload, consisten
   if (process.env.FAULTLINE_BENCH === '1') process.stderr.write(`faultline-bench: ${JSON.stringify({ maxRssKB: process.resourceUsage().maxRSS })}\n`);
   if (options.json) process.stdout.write(`${JSON.stringify(judged)}\n`);
   else process.stdout.write(`history: ${read.file} (${read.history.length} events)\n${renderTxnResultText(judged)}`);
+  options.onResult?.(workload, judged as unknown as { valid: Validity; [detail: string]: unknown });
   return exitCodeOf(judged.valid);
 }
 
@@ -280,6 +293,7 @@ function report(
   } else {
     process.stdout.write(formatReport(result, file, events, settings));
   }
+  options.onResult?.('linearizable', result as unknown as { valid: Validity; [detail: string]: unknown });
   return exitCodeOf(result.valid);
 }
 
@@ -360,4 +374,32 @@ export function formatReport(
   if (result.stats?.reason) lines.push(`stats: ${verdictWord(result.stats.valid)}: ${result.stats.reason}`);
   lines.push(`overall: ${verdictWord(result.valid)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** --junit and --summary-json of `faultline check`: the same files a run writes, from the check's verdict. */
+async function writeCheckCiOutputs(
+  historyPath: string,
+  checkerName: string,
+  result: { valid: Validity; [detail: string]: unknown },
+  exitCode: number,
+  startedAt: Date,
+  options: CheckCommandOptions,
+): Promise<void> {
+  const { checkAsResults, junitXml, runSummary } = await import('../store/ci-outputs.js');
+  const { writeFileSync } = await import('node:fs');
+  const results = checkAsResults(historyPath, checkerName, result, startedAt);
+  const { statSync: stat } = await import('node:fs');
+  const { dirname, resolve } = await import('node:path');
+  const isDirectory = stat(historyPath, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const summary = runSummary(resolve(isDirectory ? historyPath : dirname(historyPath)), results, exitCode);
+  // A bare history is not a run directory: the paths say what was checked and where these files went.
+  if (!isDirectory) summary.paths.history = resolve(historyPath);
+  summary.paths.junit = options.junit !== undefined ? resolve(options.junit) : '';
+  summary.paths.summary = options.summaryJson !== undefined ? resolve(options.summaryJson) : '';
+  try {
+    if (options.junit !== undefined) writeFileSync(options.junit, junitXml(summary, results));
+    if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
+  } catch (error) {
+    throw new UserError(`cannot write ${options.junit ?? options.summaryJson}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
 }

@@ -42,6 +42,7 @@ import {
 import { specToArgv } from '../spec/load.js';
 import type { TestSpec } from '../spec/types.js';
 import { createRunDirectory, RunLog, runFile, updateLatest, writeJson } from '../store/index.js';
+import { writeCiOutputs } from '../store/ci-outputs.js';
 import { createProgress, type Progress } from '../progress/index.js';
 import { NemesisLog } from './nemesis-log.js';
 import { createTestClock, Recorder } from './recorder.js';
@@ -497,10 +498,16 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     warnings.push(`${name} was taken out by the disk fault: it refused to start on corrupted data (fail-stop) and stayed down`);
   }
   if (warnings.length > 0) results.warnings = warnings;
+  const exitCode = failure !== undefined ? (failure instanceof UserError ? failure.exitCode : ExitCode.error) : exitCodeOf(valid);
   writeJson(runFile(runDir, 'results'), results);
+  // What CI reads: junit.xml and summary.json; failing to write them must not cost the run its verdict.
+  try {
+    writeCiOutputs(runDir, results, exitCode);
+  } catch (error) {
+    runLog.line(`junit.xml / summary.json: ${errorText(error)}`);
+  }
   updateLatest(spec.store, runDir);
   await writeReportIfAvailable(runDir, (message) => runLog.line(message));
-  const exitCode = failure !== undefined ? (failure instanceof UserError ? failure.exitCode : ExitCode.error) : exitCodeOf(valid);
   if (failure instanceof UserError) throw Object.assign(failure, { runDir, results });
   return { runDir, results, exitCode };
 }

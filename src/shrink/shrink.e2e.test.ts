@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { buildOnce, describeRun, faultline, leftoversOf, type CliRun } from '../runner/e2e-support.js';
+import { parseXml } from '../store/xml-well-formed.js';
 
 const store = mkdtempSync(join(tmpdir(), 'faultline-e2e-shrink-'));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
@@ -37,13 +38,35 @@ describe('faultline shrink', () => {
         name: 'e2e-shrink', target: 'raftkv', nodes: 3, bug: 'lazy-fsync', workload: 'set', 'time-limit': 7.5,
         concurrency: 6, rate: 150, recovery: 1, seed, store, nemesis: ['clock', 'pause', 'kill'], 'nemesis-timeline': timeline,
       }));
-      const run = await faultline(['run', specPath], 180_000);
+      const run = await faultline(['run', specPath, '--junit', join(store, 'junit.xml'), '--summary-json', join(store, 'summary.json')], 180_000);
       attempts.push(`seed ${seed}: ${describeRun(run)}`);
       if (run.runId) expect(await leftoversOf(run.runId)).toEqual([]);
       if (run.exitCode === 1) original = run;
     }
     expect(original, `no failing original run:\n${attempts.join('\n')}`).toBeDefined();
     const runDir = original!.runDir!;
+
+    // The CI outputs of the failing run: junit.xml well-formed with a <failure> for the set checker, and
+    // summary.json agreeing with results.json; --junit and --summary-json copied them.
+    const results = original!.results!;
+    const junit = parseXml(readFileSync(join(runDir, 'junit.xml'), 'utf8'));
+    expect(readFileSync(join(store, 'junit.xml'), 'utf8')).toBe(readFileSync(join(runDir, 'junit.xml'), 'utf8'));
+    const testcases = junit.children[0].children.filter((child) => child.name === 'testcase');
+    expect(testcases.map((testcase) => testcase.attributes.name).sort()).toEqual(Object.keys(results.checkers).sort());
+    const failed = testcases.filter((testcase) => testcase.children.some((child) => child.name === 'failure')).map((testcase) => testcase.attributes.name);
+    expect(failed.sort()).toEqual(Object.entries(results.checkers).filter(([, result]) => result.valid === false).map(([name]) => name).sort());
+    const summaryJson = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+    expect(JSON.parse(readFileSync(join(store, 'summary.json'), 'utf8'))).toEqual(summaryJson);
+    expect(summaryJson).toMatchObject({ name: results.name, seed: results.seed, verdict: 'invalid', exitCode: 1, runId: results.runId });
+    expect(summaryJson.ops).toEqual({ total: results.stats.ops, ok: results.stats.ok, fail: results.stats.fail, info: results.stats.info });
+    for (const [name, result] of Object.entries(results.checkers)) expect(summaryJson.checkers[name].verdict).toBe(result.valid === true ? 'valid' : result.valid === false ? 'invalid' : 'unknown');
+    expect(summaryJson.faults.filter((fault: { action: string }) => fault.action === 'start').map((fault: { fault: string }) => fault.fault)).toEqual(['clock', 'pause', 'kill', 'clock']);
+    // faultline check writes the same kind of files from its own verdict.
+    const check = await faultline(['check', runDir, '--junit', join(store, 'check.xml'), '--summary-json', join(store, 'check.json')], 120_000);
+    expect(check.exitCode, check.stderr).toBe(1);
+    const checkXml = parseXml(readFileSync(join(store, 'check.xml'), 'utf8'));
+    expect(checkXml.children[0].children.filter((child) => child.name === 'testcase').flatMap((testcase) => testcase.children.map((child) => child.name))).toEqual(['failure']);
+    expect(JSON.parse(readFileSync(join(store, 'check.json'), 'utf8'))).toMatchObject({ seed: results.seed, verdict: 'invalid', exitCode: 1 });
 
     const shrink = await faultline(['shrink', runDir, '--attempts', '2', '--max-runs', '7'], 600_000);
     expect(shrink.exitCode, `${shrink.stdout}\n${shrink.stderr}`).toBe(0);
