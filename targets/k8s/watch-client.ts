@@ -59,31 +59,37 @@ export async function invokeWatch(config: KubeConfig, api: CoreV1Api, op: Op, st
   let streamError: string | undefined;
   let finished!: () => void;
   const ended = new Promise<void>((resolve) => (finished = resolve));
+  // Events count only while this op is open: a stream that outlives it (opened late, or closing) must not move
+  // the resume point past events the history never got.
+  let accepting = true;
   let controller: AbortController;
+  let opening: Promise<AbortController> | undefined;
   try {
-    controller = await within(
-      new Watch(config).watch(
-        `/api/v1/namespaces/${WATCH_NAMESPACE}/configmaps`,
-        { fieldSelector: `metadata.name=${name}`, resourceVersion: from, allowWatchBookmarks: false },
-        (phase: string, object: { metadata?: { resourceVersion?: string }; data?: Record<string, string>; code?: number; message?: string }) => {
-          if (phase === 'ERROR') {
-            if (object?.code === 410) expired = true;
-            streamError = `ERROR event: ${object?.code ?? ''} ${String(object?.message ?? '').slice(0, 160)}`;
-            return;
-          }
-          const resourceVersion = object?.metadata?.resourceVersion;
-          if (!resourceVersion) return;
-          events.push({ type: phase, resourceVersion, value: valueOf(object as V1ConfigMap) });
-          state.resumeFrom.set(key, resourceVersion);
-        },
-        (error: unknown) => {
-          if (error && !(error instanceof Error && error.name === 'AbortError')) streamError ??= errorText(error);
-          finished();
-        },
-      ),
-      timeoutMs,
+    opening = new Watch(config).watch(
+      `/api/v1/namespaces/${WATCH_NAMESPACE}/configmaps`,
+      { fieldSelector: `metadata.name=${name}`, resourceVersion: from, allowWatchBookmarks: false },
+      (phase: string, object: { metadata?: { resourceVersion?: string }; data?: Record<string, string>; code?: number; message?: string }) => {
+        if (!accepting) return;
+        if (phase === 'ERROR') {
+          if (object?.code === 410) expired = true;
+          streamError = `ERROR event: ${object?.code ?? ''} ${String(object?.message ?? '').slice(0, 160)}`;
+          return;
+        }
+        const resourceVersion = object?.metadata?.resourceVersion;
+        if (!resourceVersion) return;
+        events.push({ type: phase, resourceVersion, value: valueOf(object as V1ConfigMap) });
+        state.resumeFrom.set(key, resourceVersion);
+      },
+      (error: unknown) => {
+        if (error && !(error instanceof Error && error.name === 'AbortError')) streamError ??= errorText(error);
+        finished();
+      },
     );
+    controller = await within(opening, timeoutMs);
   } catch (error) {
+    accepting = false;
+    // A watch that opens after its bound gave up is closed at once, so no stream outlives its op.
+    void opening?.then((late) => late.abort()).catch(() => undefined);
     if (listed) state.resumeFrom.set(key, startedFrom);
     return completion('fail', op.value, { error: `watch: ${errorText(error)}`, from: startedFrom });
   }
@@ -92,8 +98,9 @@ export async function invokeWatch(config: KubeConfig, api: CoreV1Api, op: Op, st
   const outcome = await Promise.race([ended.then(() => 'ended' as const), sleep(spanMs).then(() => 'span' as const)]);
   if (outcome === 'span') {
     controller.abort();
-    await Promise.race([ended, sleep(2000)]);
+    await Promise.race([ended, sleep(1000)]);
   }
+  accepting = false;
   if (expired) state.resumeFrom.delete(key);
   return completion('ok', { from: startedFrom, listed, events, ...(expired ? { expired: true } : {}) }, streamError ? { note: streamError } : {});
 }
