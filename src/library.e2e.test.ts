@@ -36,7 +36,7 @@ async function faultlineInProject(args: string[], timeoutMs: number): Promise<Pr
 function runArguments(extra: string[]): string[] {
   return [
     'run', '--target', './dist/target.js', '--nodes', '3', '--workload', 'register', '--nemesis', 'kill',
-    '--nemesis-interval', '2', '--time-limit', '8', '--recovery', '2', '--concurrency', '4', '--rate', '50',
+    '--nemesis-interval', '1.5', '--time-limit', '6', '--recovery', '2', '--concurrency', '4', '--rate', '50',
     '--store', './store', '--seed', '13', ...extra,
   ];
 }
@@ -81,10 +81,13 @@ describe('the example project, installed from the package tarball', () => {
     expect(await leftoversOf(run.runId!)).toEqual([]);
   }, 180_000);
 
-  it('runs its spec file: the target and a nemesis of its own by paths relative to the spec, next to kill', async () => {
+  it('runs its spec file: the target, a workload and a nemesis of its own by paths relative to the spec', async () => {
     const run = await faultlineInProject(['run', 'faultline.yaml', '--time-limit', '8', '--store', './store', '--seed', '21'], 120_000);
     expect(run.exitCode, describeRun(run)).toBe(0);
     expect(run.results?.target).toBe('my-store');
+    // The example's workload brought Faultline's linearizability checker and a checker of its own.
+    expect(run.results?.checkers.linearizable?.valid).toBe(true);
+    expect(run.results?.checkers['saw-reads-and-writes']?.valid).toBe(true);
     const history = readFileSync(join(run.runDir!, 'history.jsonl'), 'utf8');
     // The example's freeze fault ran and healed, as ops of the nemesis in the history.
     expect(history).toMatch(/"type":"info","f":"freeze-all","value":\{"frozen":\["n1","n2","n3"\]\}/);

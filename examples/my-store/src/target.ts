@@ -86,7 +86,7 @@ class MyStoreDb implements Db {
   }
 }
 
-/** The register workload's ops (read, write, cas on small integer keys) as my-store requests. */
+/** The register workload's ops (read, write, cas on small integer keys; my-register's too) as my-store requests. */
 class MyStoreClient implements Client {
   constructor(private readonly node?: Node) {}
 
@@ -129,12 +129,13 @@ class MyStoreClient implements Client {
 
 export const target: Target = {
   name: 'my-store',
-  workloads: ['register'],
+  // Faultline's register workload, and the example's own (src/workload.ts), which sends the same ops.
+  workloads: ['register', 'my-register'],
   db(options: Record<string, unknown>): Db {
     return new MyStoreDb(options.staleReads === true);
   },
   client(workload: string, _options: Record<string, unknown>): Client {
-    if (workload !== 'register') throw new Error(`my-store speaks the register workload, not ${workload}`);
+    if (!target.workloads.includes(workload)) throw new Error(`my-store speaks ${target.workloads.join(' and ')}, not ${workload}`);
     return new MyStoreClient();
   },
 };
