@@ -38,7 +38,7 @@ describe('the report\'s availability section', () => {
     expect(section).toContain('&lt;b&gt;cut&lt;/b&gt;');
     expect(section).not.toContain('<b>cut</b>');
     expect(section).toContain('<td>max-recovery-s</td><td class="number">0.2 s</td><td><span class="error">breached</span></td>');
-    expect(section).toContain('availability: recovery after heal at 3.002 s took 0.548 s &gt; max-recovery-s 0.2');
+    expect(section).toContain('recovery after heal at 3.002 s took 0.548 s &gt; max-recovery-s 0.2');
     expect(section).not.toContain('<script');
   });
 
@@ -46,7 +46,7 @@ describe('the report\'s availability section', () => {
     const result = checkAvailability(outageHistory(), { maxRecoveryS: 0.2 });
     const html = buildReportHtml({ title: 't', source: 's', results: { valid: false, checkers: { availability: result } }, history: outageHistory() });
     const banner = /<div class="banner[^"]*" id="verdict"[^>]*>([\s\S]*?)<\/div><\/header>/.exec(html)![1];
-    expect(banner).toContain('recovery after heal at 3.002 s took 0.548 s &gt; max-recovery-s 0.2');
+    expect(banner).toContain('availability: recovery after heal at 3.002 s took 0.548 s &gt; max-recovery-s 0.2');
     expect(html).toContain('id="availability"');
     const without = buildReportHtml({ title: 't', source: 's', results: { valid: true, checkers: {} }, history: outageHistory() });
     expect(without).not.toContain('id="availability"');

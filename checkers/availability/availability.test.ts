@@ -81,10 +81,10 @@ describe('availability checker on hand-built histories', () => {
     const strict = checkAvailability(partitionHistory(), { maxRecoveryS: 0.1, maxUnavailableS: 2, minGoodputRatio: 0.5, maxErrorRate: 0.2 });
     expect(strict.valid).toBe(false);
     expect(strict.breaches).toEqual([
-      'availability: unavailable from 3 s for 3.5 s > max-unavailable-s 2',
-      'availability: recovery after heal at 6.02 s took 0.48 s > max-recovery-s 0.1',
-      'availability: goodput during faults / before was 0 < min-goodput-ratio 0.5',
-      'availability: error rate 0.37 > max-error-rate 0.2',
+      'unavailable from 3 s for 3.5 s > max-unavailable-s 2',
+      'recovery after heal at 6.02 s took 0.48 s > max-recovery-s 0.1',
+      'goodput during faults / before was 0 < min-goodput-ratio 0.5',
+      'error rate 0.37 > max-error-rate 0.2',
     ]);
     expect(strict.reason).toContain('max-recovery-s 0.1');
     const lax = checkAvailability(partitionHistory(), { maxRecoveryS: 1, maxUnavailableS: 4, minGoodputRatio: 0, maxErrorRate: 0.5, maxRetryAmplification: 1 });
@@ -105,7 +105,7 @@ describe('availability checker on hand-built histories', () => {
     expect(result.retryAmplification).toBe(2);
     expect(result.timeline.map((bucket) => bucket.retries)).toEqual([1, 1]);
     expect(result.valid).toBe(false);
-    expect(result.breaches).toEqual(['availability: retry amplification 2 > max-retry-amplification 1.5']);
+    expect(result.breaches).toEqual(['retry amplification 2 > max-retry-amplification 1.5']);
   });
 
   it('keeps a window open to the end when no ok came after it, and ignores the final phase', () => {
@@ -150,7 +150,7 @@ describe('availability checker on hand-built histories', () => {
     ];
     const result = checkAvailability(historyOf(events), { maxRecoveryS: 1 });
     expect(result.recoveries).toEqual([{ fault: 'kill', healS: 0.52, recoveryS: null, sustainedRecoveryS: null, observedS: 2.48 }]);
-    expect(result.breaches).toEqual(['availability: no recovery after heal at 0.52 s within 2.48 s observed > max-recovery-s 1']);
+    expect(result.breaches).toEqual(['no recovery after heal at 0.52 s within 2.48 s observed > max-recovery-s 1']);
   });
 
   it('does not count a heal that erred, and the checker is named availability', async () => {

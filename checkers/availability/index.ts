@@ -349,28 +349,28 @@ function judge(
   if (thresholds.maxUnavailableS !== undefined) {
     const longest = measured.windows.reduce<UnavailabilityWindow | undefined>((best, window) => (!best || window.durationS > best.durationS ? window : best), undefined);
     if (longest && longest.durationS > thresholds.maxUnavailableS) {
-      breaches.push(`availability: unavailable from ${shown(longest.startS)} s for ${shown(longest.durationS)} s > max-unavailable-s ${shown(thresholds.maxUnavailableS)}`);
+      breaches.push(`unavailable from ${shown(longest.startS)} s for ${shown(longest.durationS)} s > max-unavailable-s ${shown(thresholds.maxUnavailableS)}`);
     }
   }
   if (thresholds.maxRecoveryS !== undefined) {
     const limit = thresholds.maxRecoveryS;
     for (const recovery of measured.recoveries) {
       if (recovery.recoveryS !== null && recovery.recoveryS > limit) {
-        breaches.push(`availability: recovery after heal at ${shown(recovery.healS)} s took ${shown(recovery.recoveryS)} s > max-recovery-s ${shown(limit)}`);
+        breaches.push(`recovery after heal at ${shown(recovery.healS)} s took ${shown(recovery.recoveryS)} s > max-recovery-s ${shown(limit)}`);
       } else if (recovery.recoveryS === null && recovery.observedS > limit) {
-        breaches.push(`availability: no recovery after heal at ${shown(recovery.healS)} s within ${shown(recovery.observedS)} s observed > max-recovery-s ${shown(limit)}`);
+        breaches.push(`no recovery after heal at ${shown(recovery.healS)} s within ${shown(recovery.observedS)} s observed > max-recovery-s ${shown(limit)}`);
       }
     }
   }
   if (thresholds.minGoodputRatio !== undefined && measured.goodputRatio !== null && measured.goodputRatio < thresholds.minGoodputRatio) {
-    breaches.push(`availability: goodput during faults / before was ${shown(measured.goodputRatio)} < min-goodput-ratio ${shown(thresholds.minGoodputRatio)}`);
+    breaches.push(`goodput during faults / before was ${shown(measured.goodputRatio)} < min-goodput-ratio ${shown(thresholds.minGoodputRatio)}`);
   }
   const errorRate = measured.all?.errorRate ?? null;
   if (thresholds.maxErrorRate !== undefined && errorRate !== null && errorRate > thresholds.maxErrorRate) {
-    breaches.push(`availability: error rate ${shown(errorRate)} > max-error-rate ${shown(thresholds.maxErrorRate)}`);
+    breaches.push(`error rate ${shown(errorRate)} > max-error-rate ${shown(thresholds.maxErrorRate)}`);
   }
   if (thresholds.maxRetryAmplification !== undefined && measured.retryAmplification !== null && measured.retryAmplification > thresholds.maxRetryAmplification) {
-    breaches.push(`availability: retry amplification ${shown(measured.retryAmplification)} > max-retry-amplification ${shown(thresholds.maxRetryAmplification)}`);
+    breaches.push(`retry amplification ${shown(measured.retryAmplification)} > max-retry-amplification ${shown(thresholds.maxRetryAmplification)}`);
   }
   return breaches;
 }
