@@ -56,6 +56,10 @@ export const prohibitedAnomalies: Record<ConsistencyModel, ReadonlySet<AnomalyTy
   'strict-serializable': new Set([...serializable, ...withSuffix(cycleBaseTypes, 'process'), ...withSuffix(cycleBaseTypes, 'realtime')]),
 };
 
+export function isConsistencyModel(name: string): name is ConsistencyModel {
+  return (consistencyModels as readonly string[]).includes(name);
+}
+
 /** Which order edges a model adds to the data dependencies. */
 export function orderEdgesOf(model: ConsistencyModel): 'none' | 'process' | 'realtime' {
   if (model === 'strict-serializable' || model === 'strong-snapshot-isolation') return 'realtime';

@@ -1,6 +1,7 @@
 // `npm run bench:txn`: the transactional checker on generated list-append histories (100k and 1M transactions,
 // 10 and 100 processes; a serializable store, and the same with injected lost updates). Prints one JSON line
-// per case: transactions, processes, consistency, check time, transactions/s, peak RSS, verdict, anomaly counts.
+// per case: transactions, processes, consistency, check time (wall and CPU), transactions/s, peak RSS, verdict,
+// anomaly counts.
 //
 // Usage: node dist/checkers/txn/bench-txn.js [name-filter]   (FAULTLINE_BENCH_MAX_TXNS=N skips larger cases)
 // Each case runs in its own child process so that its peak RSS is its own (the history in memory included).
@@ -51,8 +52,11 @@ function runCase(benchCase: BenchCase): void {
   // The generator's garbage is not the checker's: collect it before the clock starts (the child runs with --expose-gc).
   (globalThis as { gc?: () => void }).gc?.();
   const checkStarted = performance.now();
+  const cpuBefore = process.cpuUsage();
   const result = checkTransactions(history, { workload: 'list-append', consistency: benchCase.consistency });
   const checkMs = performance.now() - checkStarted;
+  // CPU time of every thread (garbage collector helpers included): steadier than wall time on a loaded machine.
+  const cpu = process.cpuUsage(cpuBefore);
   const line = {
     name: benchCase.name,
     transactions: benchCase.transactions,
@@ -62,6 +66,7 @@ function runCase(benchCase: BenchCase): void {
     generateMs: Math.round(generateMs),
     checkMs: Math.round(checkMs),
     txnPerSecond: Math.round(benchCase.transactions / (checkMs / 1000)),
+    checkCpuMs: Math.round((cpu.user + cpu.system) / 1000),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     verdict: result.valid,
     expected: benchCase.expected,

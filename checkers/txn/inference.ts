@@ -33,7 +33,8 @@ export interface Inference {
 
 export type PlainLog = AnomalyLog<PlainFinding>;
 
-export type InferenceFunction = (transactions: Transactions, log: PlainLog) => Inference;
+/** `orderEdges`: how many order edges the caller will add to the inferred ones (a sizing hint). */
+export type InferenceFunction = (transactions: Transactions, log: PlainLog, orderEdges?: number) => Inference;
 
 /** JSON text of a value, short enough for one line of a report. */
 export function show(value: unknown): string {
