@@ -223,7 +223,47 @@ describe('availability windows against a brute-force oracle', () => {
         const found = result.windows.map((window) => [Math.round(window.startS * 1000), Math.round(window.endS * 1000)]);
         expect(found).toEqual(oracleWindows(trimmed, thresholdMs));
       }),
-      { numRuns: 400 },
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('sustained recovery against a brute-force oracle', () => {
+  it('is the first moment after the heal when the trailing second holds half the pre-fault goodput', () => {
+    const okGaps = fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 2, maxLength: 40 });
+    fc.assert(
+      fc.property(okGaps, fc.integer({ min: 200, max: 3000 }), fc.integer({ min: 1, max: 3000 }), (gaps, faultAtMs, healAfterMs) => {
+        // One client, ops back to back, each ok after its gap; a fault from faultAtMs, healed healAfterMs later.
+        const events: Event[] = [];
+        let time = 0;
+        gaps.forEach((gap, id) => {
+          events.push(...clientOp(0, time, time + gap, 'ok', { id }));
+          time += gap;
+        });
+        const healMs = faultAtMs + healAfterMs;
+        events.push(...nemesisOp('kill', 'start', faultAtMs, faultAtMs), ...nemesisOp('kill', 'stop', healMs, healMs));
+        const result = checkAvailability(historyOf(events));
+        const recovery = result.recoveries[0];
+        if (healMs > time) {
+          expect(recovery).toBeUndefined();
+          return;
+        }
+        const okTimes = events.filter((event) => event.type === 'ok').map((event) => event.timeMs);
+        const okBefore = okTimes.filter((at) => at < faultAtMs).length;
+        const needed = Math.ceil((0.5 * okBefore) / ((faultAtMs - okTimes[0] + gaps[0]) / 1000));
+        // Every whole millisecond from the heal on, the ok completions in (t - 1000, t].
+        let expected: number | null = null;
+        for (let t = healMs; t <= time; t++) {
+          if (okTimes.filter((at) => at > t - 1000 && at <= t).length >= needed) {
+            expected = t - healMs;
+            break;
+          }
+        }
+        if (okBefore === 0) expect(recovery.sustainedRecoveryS).toBeNull();
+        else if (expected === null) expect(recovery.sustainedRecoveryS).toBeNull();
+        else expect(Math.round(recovery.sustainedRecoveryS! * 1000)).toBe(expected);
+      }),
+      { numRuns: 300 },
     );
   });
 });

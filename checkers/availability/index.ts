@@ -225,6 +225,9 @@ export function phaseStats(pairs: readonly OpPair[], startNs: number, endNs: num
 /** The first time at or after `healNs` at which the ok completions in the trailing window reach `needed`. */
 function sustainedRecoveryNs(okTimes: readonly number[], healNs: number, windowNs: number, needed: number): number | undefined {
   if (needed <= 0) return healNs;
+  // The heal itself counts when the trailing window already holds enough (the fault did not cost goodput).
+  const atHeal = okTimes.filter((time) => time > healNs - windowNs && time <= healNs).length;
+  if (atHeal >= needed) return healNs;
   let low = 0;
   for (let high = 0; high < okTimes.length; high++) {
     while (okTimes[low] <= okTimes[high] - windowNs) low++;
