@@ -61,7 +61,7 @@ export function register(program: Command): void {
     .option('--no-independent', 'never split [key value] tuples')
     .option('--json', 'print the result as JSON')
     .option('--first-violation', 'stop at the first invalid key, as Porcupine does (keys not yet searched are unknown; the verdict is invalid all the same)')
-    .option('--junit <file>', 'also write the verdict as JUnit XML to FILE (one testcase: the model)')
+    .option('--junit <file>', 'also write the verdict as JUnit XML to FILE (one testcase: linearizable, or the transactional workload)')
     .option('--summary-json <file>', 'also write the verdict as a JSON summary to FILE (the fields of a run\'s summary.json)')
     .action(async (historyPath: string, options: CheckCommandOptions) => {
       const startedAt = new Date();

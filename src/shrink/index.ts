@@ -1,6 +1,6 @@
 // `faultline shrink`: reruns a failing run with ever smaller fault schedules (same seed, so the same client ops)
 // and keeps the smallest that still fails: ddmin over fault windows, then each kept window shortened.
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ExitCode, UserError } from '../errors.js';
 import { createRandom } from '../generator/index.js';
@@ -91,7 +91,8 @@ export function candidateSpec(spec: TestSpec, windows: readonly FaultWindow[], s
 }
 
 export async function shrinkRun(runDirGiven: string, options: ShrinkOptions): Promise<ShrinkOutcome> {
-  const runDir = resolve(runDirGiven);
+  // store/latest is a symlink that the next run moves: the shrink names the run itself.
+  const runDir = existsSync(runDirGiven) ? realpathSync(runDirGiven) : resolve(runDirGiven);
   const { spec, windows: original, results } = await readFailingRun(runDir);
   if (results.valid !== false) {
     throw new UserError(`${runDir}: the run was ${results.valid === true ? 'valid' : 'unknown'}, not invalid: there is no failure to shrink`, ExitCode.badInput);
@@ -157,7 +158,8 @@ export async function shrinkRun(runDirGiven: string, options: ShrinkOptions): Pr
   }
 
   // How often the smallest schedule fails: its attempts so far, topped up to `attempts` (runs allowing).
-  if (!interrupted && smallest.length < original.length) await attempt(smallest, options.attempts, true);
+  // The original schedule itself is never rerun: its one invalid run is its count.
+  if (!interrupted && keyOf(smallest) !== keyOf(original)) await attempt(smallest, options.attempts, true);
   const record = seen.get(keyOf(smallest));
   const reproduced = record ? record.invalid : 1;
   const attemptsRun = record ? record.attempts : 1;
