@@ -51,7 +51,16 @@ describe('junit.xml and summary.json', () => {
     expect(properties.replay).toBe(`faultline run --seed 42 --name ${xmlEscapedBack(hostile)}`);
   });
 
-  it('refuses what is not well-formed (the parser above is strict)', () => {
+  it('says why when a checker gives counts but no reason, and keeps line breaks in element text', () => {
+    const input = results({ checkers: { set: { valid: false, okCount: 375, lostCount: 10, unexpectedCount: 0 } }, errors: ['first\nsecond\r\nthird'] });
+    const root = parseXml(junitXml(runSummary(directory, input, 2), input));
+    const [setCase, runCase] = root.children[0].children.filter((child) => child.name === 'testcase');
+    expect(setCase.children[0].attributes.message).toBe('lost 10');
+    expect(runCase.children[0].text).toBe('first\nsecond\r\nthird');
+    expect(runCase.children[0].attributes.message).toBe('first\nsecond\r\nthird');
+  });
+
+  it('refuses what is not well-formed (the strict parser in xml-well-formed.ts)', () => {
     expect(() => parseXml('<a>x & y</a>')).toThrow(/bare &/);
     expect(() => parseXml('<a b="<">x</a>')).toThrow(/< in an attribute/);
     expect(() => parseXml('<a>\u0001</a>')).toThrow(/not allowed/);

@@ -55,6 +55,9 @@ function checkerReason(result: { valid: Validity; [detail: string]: unknown }): 
     const keyReason = keys.map((key) => key!.reason).find((reason) => typeof reason === 'string');
     return `${keys.length} key${keys.length === 1 ? '' : 's'} ${verdictWord(result.valid)}${keyReason ? ` (${String(keyReason)})` : ''}`;
   }
+  // Otherwise the counts it reports that are not zero (the set checker: lostCount 10 says "lost 10").
+  const counts = Object.entries(result).filter(([field, value]) => field.endsWith('Count') && typeof value === 'number' && value > 0 && field !== 'okCount');
+  if (result.valid !== true && counts.length > 0) return counts.map(([field, value]) => `${field.slice(0, -'Count'.length)} ${String(value)}`).join(', ');
   return undefined;
 }
 
@@ -119,7 +122,7 @@ export function runSummary(runDir: string, results: RunResults, exitCode: number
  * character XML 1.0 forbids (controls other than tab, newline and return; lone surrogates; U+FFFE, U+FFFF) as a
  * visible `\uXXXX`, since a history value may hold anything and one such character makes the whole file unreadable.
  */
-export function xmlEscape(value: unknown): string {
+export function xmlEscape(value: unknown, inAttribute = true): string {
   const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
   let escaped = '';
   for (let index = 0; index < text.length; index++) {
@@ -138,8 +141,10 @@ export function xmlEscape(value: unknown): string {
     else if (character === '>') escaped += '&gt;';
     else if (character === '"') escaped += '&quot;';
     else if (character === "'") escaped += '&apos;';
-    // Tab, newline and return are allowed, but in an attribute a parser folds them to spaces: kept as references.
-    else if (code === 0x09 || code === 0x0a || code === 0x0d) escaped += `&#${code};`;
+    // Tab, newline and return are allowed, but in an attribute a parser folds them to spaces, and anywhere it
+    // turns a return into a newline: kept as references there, as they are elsewhere.
+    else if (code === 0x0d || ((code === 0x09 || code === 0x0a) && inAttribute)) escaped += `&#${code};`;
+    else if (code === 0x09 || code === 0x0a) escaped += character;
     else if (code < 0x20 || (code >= 0xd800 && code <= 0xdfff) || code === 0xfffe || code === 0xffff) escaped += `\\u${code.toString(16).padStart(4, '0')}`;
     else escaped += character;
   }
@@ -173,16 +178,16 @@ export function junitXml(summary: RunSummary, results: RunResults): string {
       cases.push(`    <testcase classname="${xmlEscape(className)}" name="${xmlEscape(name)}" time="0"/>`);
     } else if (checker.verdict === 'invalid') {
       failures++;
-      cases.push(`${open}\n      <failure type="invalid" message="${xmlEscape(truncated(checker.reason ?? `${name}: invalid`, 1000))}">${xmlEscape(detail)}</failure>\n    </testcase>`);
+      cases.push(`${open}\n      <failure type="invalid" message="${xmlEscape(truncated(checker.reason ?? `${name}: invalid`, 1000))}">${xmlEscape(detail, false)}</failure>\n    </testcase>`);
     } else {
       errors++;
-      cases.push(`${open}\n      <error type="unknown" message="${xmlEscape(truncated(checker.reason ?? `${name}: unknown (the run cannot vouch either way)`, 1000))}">${xmlEscape(detail)}</error>\n    </testcase>`);
+      cases.push(`${open}\n      <error type="unknown" message="${xmlEscape(truncated(checker.reason ?? `${name}: unknown (the run cannot vouch either way)`, 1000))}">${xmlEscape(detail, false)}</error>\n    </testcase>`);
     }
   }
   if (summary.exitCode === 2 || (cases.length === 0 && summary.verdict !== 'valid')) {
     errors++;
     const why = summary.errors.length > 0 ? summary.errors.join('; ') : 'the run did not finish';
-    cases.push(`    <testcase classname="${xmlEscape(className)}" name="run" time="${summary.durationSeconds}">\n      <error type="error" message="${xmlEscape(truncated(why, 1000))}">${xmlEscape(truncated(summary.errors.join('\n'), 8000))}</error>\n    </testcase>`);
+    cases.push(`    <testcase classname="${xmlEscape(className)}" name="run" time="${summary.durationSeconds}">\n      <error type="error" message="${xmlEscape(truncated(why, 1000))}">${xmlEscape(truncated(summary.errors.join('\n'), 8000), false)}</error>\n    </testcase>`);
   }
   const properties = [
     ['seed', String(summary.seed)], ['verdict', summary.verdict], ['exit-code', String(summary.exitCode)], ['run-id', summary.runId],
