@@ -75,7 +75,9 @@ describeWhen('the nemeses e2e', { root: isRoot(), [`libfaketime (${LIBFAKETIME_P
         log: (message) => logs.push(message),
       };
       await Promise.all(nodes.map((node) => db.setup(test, node)));
-      nemesis = composeNemeses(createNemesisPackages([...FAULT_NAMES], { fillMbMax: 256 }));
+      // Every fault any Db can take; apiserver-etcd needs a Db that can cut its own apiserver-etcd link
+      // (cutLink/restoreLink: the k8s target) and is proven in targets/k8s/k8s-workloads.e2e.test.ts.
+      nemesis = composeNemeses(createNemesisPackages(FAULT_NAMES.filter((name) => name !== 'apiserver-etcd'), { fillMbMax: 256 }));
       await nemesis.setup(test, db);
     } catch (error) {
       await backend.teardown().catch(() => undefined);
