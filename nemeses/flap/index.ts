@@ -15,7 +15,6 @@ import {
   opValue,
   pick,
   refused,
-  removeChain,
   seededRandom,
   selectTargets,
   settleAll,
@@ -23,7 +22,7 @@ import {
   type NemesisOptions,
   type PartitionMode,
 } from '../common.js';
-import { applyGrudge, decidePartition, flushGrudge, isPartitionMode, type Grudge } from '../partition/index.js';
+import { applyGrudge, decidePartition, flushGrudge, isPartitionMode, removeChainEverywhere, type Grudge } from '../partition/index.js';
 
 export const FLAP_DEFAULT_MODES: readonly PartitionMode[] = ['random-halves', 'one'];
 export const FLAP_DEFAULT_MIN_MS = 200;
@@ -277,16 +276,7 @@ class FlapNemesis implements Nemesis {
     const run = this.running;
     this.running = undefined;
     if (run) errors.push(...(await run.stop(test)));
-    const chain = chainName(test, 'FLAP');
-    await Promise.all(
-      test.nodes.map(async (node) => {
-        try {
-          errors.push(...(await removeChain(test, node, chain, ['INPUT', 'OUTPUT'])));
-        } catch (error) {
-          errors.push(`${node.name}: ${errorMessage(error)}`);
-        }
-      }),
-    );
+    errors.push(...(await removeChainEverywhere(test, chainName(test, 'FLAP'))));
     throwIfErrors('flap nemesis teardown', errors);
   }
 }

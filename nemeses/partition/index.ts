@@ -183,8 +183,14 @@ class PartitionNemesis implements Nemesis {
   }
 
   async teardown(test: TestContext): Promise<void> {
-    const chain = chainName(test, 'PART');
-    const errors: string[] = [];
+    const errors = await removeChainEverywhere(test, chainName(test, 'PART'));
+    throwIfErrors('partition nemesis teardown', errors);
+  }
+}
+
+/** Removes `chain` and its jumps from INPUT and OUTPUT on every node; the errors, one per node that failed. */
+export async function removeChainEverywhere(test: TestContext, chain: string): Promise<string[]> {
+  const errors: string[] = [];
     await Promise.all(
       test.nodes.map(async (node) => {
         try {
@@ -194,8 +200,7 @@ class PartitionNemesis implements Nemesis {
         }
       }),
     );
-    throwIfErrors('partition nemesis teardown', errors);
-  }
+  return errors;
 }
 
 /** Partitions: start-partition {mode, seed} cuts node-to-node traffic (the controller still reaches every node). */
