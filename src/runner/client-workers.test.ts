@@ -18,8 +18,11 @@ afterAll(() => rmSync(storeRoot, { recursive: true, force: true }));
 
 const quietOutput = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
 
-/** A correct in-memory register; with `crashOn`, that node's client returns a completion that throws when read. */
-function memoryTarget(crashOn?: string): Target {
+/**
+ * A correct in-memory register; with `crashOn`, that node's client returns a completion that throws when read;
+ * with `unreachable`, opening a client for that node always fails (as for a node that never comes up).
+ */
+function memoryTarget(crashOn?: string, unreachable?: string): Target {
   const registers = new Map<unknown, unknown>();
   const db: Db = {
     clockSkewable: true,
@@ -32,7 +35,10 @@ function memoryTarget(crashOn?: string): Target {
     logFiles: () => [],
   };
   const clientFor = (node?: Node): Client => ({
-    open: async (_test, opened) => clientFor(opened),
+    open: async (_test, opened) => {
+      if (opened.name === unreachable) throw new Error(`connection refused by ${opened.name}`);
+      return clientFor(opened);
+    },
     close: async () => {},
     async invoke(_test, op) {
       await new Promise((resolve) => setTimeout(resolve, 1));
@@ -87,6 +93,14 @@ describe('a run whose client worker died', () => {
     const report = readFileSync(join(outcome.runDir, 'report.html'), 'utf8');
     expect(report).toContain('data-verdict="unknown"');
     expect(report).toContain('1 client worker died before the run ended');
+  });
+
+  it('whose client never opened is unknown too, and the run still ends at its time limit', async () => {
+    const outcome = await runTest(spec('never-opened'), { target: memoryTarget(undefined, 'n3'), backend: memoryBackend(), output: quietOutput });
+    expect(outcome.results.valid).toBe('unknown');
+    expect(outcome.exitCode).toBe(3);
+    const dead = outcome.results.checkers['client-workers'] as { valid: unknown; reason: string };
+    expect(dead.reason).toMatch(/thread 2 on n3: client for n3 never opened \(connection refused by n3\)/);
   });
 
   it('the same run without the crash is valid (exit 0) and has no client-workers entry', async () => {

@@ -51,6 +51,7 @@ import {
   invokeClientOp,
   invokeNemesisOp,
   openClient,
+  ClientNeverOpened,
   runClientWorker,
   runNemesisWorker,
   Scheduler,
@@ -381,7 +382,7 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     // here, so a fault planned at 2 s comes 2 s into the client phase whatever provisioning and setup took.
     clock.start();
     writeEarlyBackendEvents();
-    const mainEnvironment: WorkerEnvironment = { ...environment(generator), ...clientRetryEnvironment(spec, rootRandom) };
+    const mainEnvironment: WorkerEnvironment = { ...environment(generator), ...clientRetryEnvironment(spec, rootRandom), mainPhaseEndNs: spec.timeLimitSeconds * 1e9 };
     const workers: Array<Promise<unknown>> = [];
     for (let thread = 0; thread < spec.concurrency; thread++) {
       // A worker that ends (time limit, abort, or a client that never opened) asks no more: the others stop waiting on it.
@@ -578,7 +579,10 @@ async function runFinalPhase(
       for (let attempt = 0; attempt < limits.finalAttemptsMax && Date.now() < deadlineMs && !environment.signal.aborted; attempt++) {
         let client = clientsByNode.get(node.name);
         if (!client) {
-          client = await openClient(environment, prototype, node, 3);
+          client = await openClient(environment, prototype, node, 3).catch((error: unknown) => {
+            if (error instanceof ClientNeverOpened) return undefined;
+            throw error;
+          });
           if (!client) break;
           clientsByNode.set(node.name, client);
         }

@@ -110,6 +110,8 @@ export interface WorkerEnvironment {
   clientRetry?: ClientRetry;
   /** The main phase's end (test time, ns): no retry starts after it. */
   retryDeadlineNs?: number;
+  /** The main phase's end (test time, ns): a client that cannot open stops trying then. */
+  mainPhaseEndNs?: number;
   /** Each thread's own seeded stream for retry jitter (apart from the generator's, so ops replay the same). */
   retryRandomFor?(thread: number): Random;
 }
@@ -165,24 +167,35 @@ async function nextDueOp(environment: WorkerEnvironment, thread: Thread, process
   return undefined;
 }
 
-/** Opens a client for the node, retrying (bounded by the abort signal and `attemptsMax`) while the node is down. */
+/** A client that could not be opened before the attempts, the main phase or the run ran out. */
+export class ClientNeverOpened extends Error {}
+
+/**
+ * Opens a client for the node, retrying while the node is down; bounded by `attemptsMax`, the main phase's end
+ * and the abort signal. Giving up throws ClientNeverOpened with the last error, except on abort (undefined).
+ */
 export async function openClient(
   environment: WorkerEnvironment,
   prototype: Client,
   node: Node,
   attemptsMax = 1000,
 ): Promise<Client | undefined> {
-  for (let attempt = 0; attempt < attemptsMax && !environment.signal.aborted; attempt++) {
+  const { clock, mainPhaseEndNs, signal } = environment;
+  const remainingMs = () => (mainPhaseEndNs === undefined ? Number.POSITIVE_INFINITY : (mainPhaseEndNs - clock.nowNs()) / 1e6);
+  let lastError = 'no attempt made';
+  for (let attempt = 0; attempt < attemptsMax && !signal.aborted && (attempt === 0 || remainingMs() > 0); attempt++) {
     try {
       return await withTimeout(() => prototype.open(environment.test, node), environment.clientTimeoutMs, (reason) => {
         throw new Error(reason);
       });
     } catch (error) {
-      if (attempt === 0) environment.test.log(`client for ${node.name}: open failed (${errorText(error)}); retrying`);
-      await sleep(Math.min(1000, 100 * (attempt + 1)), environment.signal);
+      lastError = errorText(error);
+      if (attempt === 0) environment.test.log(`client for ${node.name}: open failed (${lastError}); retrying`);
+      await sleep(Math.max(0, Math.min(1000, 100 * (attempt + 1), remainingMs())), signal);
     }
   }
-  return undefined;
+  if (signal.aborted) return undefined;
+  throw new ClientNeverOpened(`client for ${node.name} never opened (${lastError})`);
 }
 
 /** Performs one client op on `client` with the client timeout and records both ends; a throw becomes info. */
@@ -235,7 +248,7 @@ export async function runClientWorker(environment: WorkerEnvironment, thread: nu
           process = next;
           const retired = client;
           void withTimeout(() => retired.close(environment.test), 1000, () => undefined);
-          client = await openClient(environment, prototype, node);
+          client = await reopenClient(environment, prototype, node);
         }
         if (!retrying) break;
         const random = environment.retryRandomFor?.(thread);
@@ -250,6 +263,21 @@ export async function runClientWorker(environment: WorkerEnvironment, thread: nu
     }
   }
   return process;
+}
+
+/**
+ * Reopens after an info or a reconnect. A node down until the main phase ends stops the thread without an error:
+ * its earlier ops are all in the history, and the clients of the other nodes go on (only a first open that never
+ * succeeds leaves a thread with no ops at all, and counts as a dead worker).
+ */
+async function reopenClient(environment: WorkerEnvironment, prototype: Client, node: Node): Promise<Client | undefined> {
+  try {
+    return await openClient(environment, prototype, node);
+  } catch (error) {
+    if (!(error instanceof ClientNeverOpened)) throw error;
+    environment.test.log(`faultline: ${error.message}; that client thread stops`);
+    return undefined;
+  }
 }
 
 /** A retry may start: not aborted and still inside the main phase. */
