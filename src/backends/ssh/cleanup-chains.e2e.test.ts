@@ -1,5 +1,5 @@
 // Proves `faultline cleanup --backend ssh --run-id R` removes the iptables chains and jumps a killed run's
-// partition and packet nemeses left on real OpenSSH nodes (each its own network namespace), and only run R's:
+// partition, packet and flap nemeses left on real OpenSSH nodes (each its own network namespace), and only run R's:
 // two controllers set their faults up over ssh and exit without healing, then the built CLI cleans one run.
 import * as path from 'node:path';
 import { execa } from 'execa';
@@ -21,7 +21,7 @@ describeWhen('the ssh iptables cleanup e2e', { 'root with openssh-server (/usr/s
     let fixture: SshdFixture;
     let remoteRoot: string;
 
-    /** A controller that sets up partition and packet faults on both nodes, cuts them apart, and dies. */
+    /** A controller that sets up partition, packet and flap faults on both nodes, cuts them apart, and dies. */
     async function abandonFaults(runId: string): Promise<void> {
       const script = [
         `import { createSshBackend } from ${JSON.stringify(path.join(repositoryRoot, 'dist/src/backends/ssh.js'))};`,
@@ -30,9 +30,9 @@ describeWhen('the ssh iptables cleanup e2e', { 'root with openssh-server (/usr/s
         'const backend = createSshBackend(options);',
         'const nodes = await backend.provision(2);',
         "const test = { name: 'abandoned', runId: options.runId, runDir: '/nonexistent', backend, nodes, seed: 1, spec: {}, log: () => {} };",
-        // The partition and packet nemeses never ask the Db anything for these ops.
+        // The partition, packet and flap nemeses never ask the Db anything for these ops (flap's chain is made at setup).
         'const db = {};',
-        "const nemesis = composeNemeses(createNemesisPackages(['partition', 'packet']));",
+        "const nemesis = composeNemeses(createNemesisPackages(['partition', 'packet', 'flap']));",
         'await nemesis.setup(test, db);',
         "const cut = await nemesis.invoke(test, db, { index: 0, process: 'nemesis', type: 'invoke', f: 'start-partition', value: { mode: 'halves', seed: 1 }, time: 0 });",
         "if (cut.type !== 'info') throw new Error(JSON.stringify(cut));",
@@ -69,10 +69,10 @@ describeWhen('the ssh iptables cleanup e2e', { 'root with openssh-server (/usr/s
       const other = `flchains-b-${process.pid}`;
       await abandonFaults(killed);
       await abandonFaults(other);
-      const [partition, loss] = runChains(killed);
+      const [partition, loss, flap] = runChains(killed);
       for (const index of [0, 1]) {
         const rules = await rulesOn(fixture, index);
-        for (const chain of [partition, loss]) {
+        for (const chain of [partition, loss, flap]) {
           expect(rules, `node ${index}`).toContain(`-N ${chain}`);
           expect(rules).toContain(`-A INPUT -j ${chain}`);
         }
@@ -86,12 +86,13 @@ describeWhen('the ssh iptables cleanup e2e', { 'root with openssh-server (/usr/s
       const cleaned = await cleanup(killed);
       expect(cleaned.exitCode, cleaned.stderr).toBe(0);
       for (const host of fixture.hosts) {
-        for (const chain of [partition, loss]) expect(cleaned.stdout).toContain(`ssh: removed iptables chain ${chain} and its jumps on ${host}`);
+        for (const chain of [partition, loss, flap]) expect(cleaned.stdout).toContain(`ssh: removed iptables chain ${chain} and its jumps on ${host}`);
       }
       for (const index of [0, 1]) {
         const rules = await rulesOn(fixture, index);
         expect(rules).not.toContain(partition);
         expect(rules).not.toContain(loss);
+        expect(rules).not.toContain(flap);
         for (const chain of runChains(other)) {
           expect(rules).toContain(`-N ${chain}`);
           expect(rules).toContain(`-A INPUT -j ${chain}`);
@@ -104,7 +105,7 @@ describeWhen('the ssh iptables cleanup e2e', { 'root with openssh-server (/usr/s
       expect(again.stdout).not.toContain('iptables chain');
       const otherCleaned = await cleanup(other);
       expect(otherCleaned.exitCode, otherCleaned.stderr).toBe(0);
-      for (const index of [0, 1]) expect(await rulesOn(fixture, index)).not.toMatch(/FL-(PART|LOSS)-/);
+      for (const index of [0, 1]) expect(await rulesOn(fixture, index)).not.toMatch(/FL-(PART|LOSS|FLAP)-/);
     }, 300_000);
   },
 );
