@@ -2,6 +2,7 @@
 import type { BackendName } from '../backends/types.js';
 import type { FaultName } from '../../nemeses/types.js';
 import type { TimelineEvent } from '../generator/schedule.js';
+import type { AvailabilityThresholds } from '../../checkers/availability/index.js';
 
 export type KeyDistribution = 'uniform' | 'zipfian';
 export type NemesisScheduleKind = 'periodic' | 'random' | 'timeline';
@@ -9,16 +10,8 @@ export type NemesisScheduleKind = 'periodic' | 'random' | 'timeline';
 export const backendNames: readonly BackendName[] = ['local', 'docker', 'ssh'];
 // Target, workload and fault names live in their registries (src/targets.ts, workloads/index.ts, nemeses/index.ts).
 
-/** Spec field `availability`: thresholds of the availability checker (checkers/availability); each one absent is not judged. */
-export interface AvailabilitySpec {
-  maxUnavailableS?: number;
-  maxRecoveryS?: number;
-  minGoodputRatio?: number;
-  maxErrorRate?: number;
-  maxRetryAmplification?: number;
-  /** Shortest gap without an ok completion counted as an unavailability window (default 1 s). */
-  outageThresholdS?: number;
-}
+/** Spec field `availability`: the availability checker's thresholds (checkers/availability); each one absent is not judged. */
+export type AvailabilitySpec = AvailabilityThresholds;
 
 /** Spec field `client-retry`: how client workers retry a failed op (each attempt its own invoke and completion). */
 export interface ClientRetrySpec {
