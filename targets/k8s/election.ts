@@ -21,8 +21,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-/** Rejects after `ms`: the attempt's outcome is then unknown, and client-go counts it as a failed attempt. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+/**
+ * Rejects after `ms`: the attempt's outcome is then unknown (client-go counts it as a failed attempt). Shared by
+ * the k8s clients that wait on one API call (lease.ts, watch-client.ts).
+ */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     promise,

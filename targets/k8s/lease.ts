@@ -4,6 +4,7 @@ import { ApiException, CoordinationV1Api, V1MicroTime, type V1Lease, type V1Leas
 import type { Node } from '../../src/backends/types.js';
 import type { ClusterPki } from './certs.js';
 import { kubeConfigFor } from './client.js';
+import { within } from './election.js';
 
 export interface LeaseElectionOptions {
   /** client-go's LeaseDuration, RenewDeadline and RetryPeriod (defaults 15 s, 10 s, 2 s; scaled down here). */
@@ -42,16 +43,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }, { once: true });
   });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** Intervals of different candidates that overlap in time (all measured on this process's monotonic clock). */
@@ -132,7 +123,7 @@ class Candidate {
   private async attempt(timeoutMs: number): Promise<boolean> {
     this.report.attempts++;
     try {
-      if (await withTimeout(this.tryAcquireOrRenew(), timeoutMs)) return true;
+      if (await within(this.tryAcquireOrRenew(), timeoutMs)) return true;
     } catch (error) {
       const text = error instanceof ApiException ? `HTTP ${error.code}` : error instanceof Error ? error.message.split('\n')[0] : String(error);
       if (this.report.errors.length < 50) this.report.errors.push(`${this.identity}: ${text.slice(0, 200)}`);

@@ -2,6 +2,7 @@
 // informers do), then each resume from the last resourceVersion delivered; every event is returned to the history.
 import { ApiException, type CoreV1Api, type KubeConfig, type V1ConfigMap, Watch } from '@kubernetes/client-node';
 import type { Op } from '../../src/history/types.js';
+import { within } from './election.js';
 
 export const WATCH_NAMESPACE = 'default';
 
@@ -105,12 +106,3 @@ export async function invokeWatch(config: KubeConfig, api: CoreV1Api, op: Op, st
   return completion('ok', { from: startedFrom, listed, events, ...(expired ? { expired: true } : {}) }, streamError ? { note: streamError } : {});
 }
 
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
