@@ -1,5 +1,7 @@
 // The dependency graph between transactions as flat typed arrays, with Tarjan's strongly connected components
-// and the breadth-first cycle searches that name anomalies. Sized for millions of edges.
+// and the breadth-first cycle searches that name anomalies. Sized for millions of edges; the large arrays come
+// from the check's Arena (see arena.ts for why).
+import { noArena, type Arena } from './arena.js';
 
 /** Edge kinds as bits, so one search can allow several at once. */
 export const EdgeKind = {
@@ -43,22 +45,23 @@ export class EdgeList {
   key: Int32Array;
 
   /** Sized from an estimate (a few edges per transaction): each doubling copies every edge so far. */
-  constructor(capacity = 1024) {
+  constructor(
+    capacity = 1024,
+    private readonly arena: Arena = noArena,
+  ) {
     const size = Math.max(16, capacity);
-    this.from = new Int32Array(size);
-    this.to = new Int32Array(size);
-    this.kind = new Uint8Array(size);
-    this.key = new Int32Array(size);
+    this.from = arena.int32(size);
+    this.to = arena.int32(size);
+    this.kind = arena.uint8(size);
+    this.key = arena.int32(size);
   }
   add(from: number, to: number, kind: number, key: number): void {
     if (this.count === this.from.length) {
       const capacity = Math.ceil(this.from.length * 1.5);
-      this.from = growInt(this.from, capacity);
-      this.to = growInt(this.to, capacity);
-      this.key = growInt(this.key, capacity);
-      const kinds = new Uint8Array(capacity);
-      kinds.set(this.kind);
-      this.kind = kinds;
+      this.from = this.arena.grownInt32(this.from, capacity);
+      this.to = this.arena.grownInt32(this.to, capacity);
+      this.key = this.arena.grownInt32(this.key, capacity);
+      this.kind = this.arena.grownUint8(this.kind, capacity);
     }
     this.from[this.count] = from;
     this.to[this.count] = to;
@@ -68,10 +71,19 @@ export class EdgeList {
   }
 }
 
-function growInt(array: Int32Array, capacity: number): Int32Array {
-  const bigger = new Int32Array(capacity);
-  bigger.set(array);
-  return bigger;
+/** Bytes an EdgeList of `capacity` edges takes. */
+export function edgeListBytes(capacity: number): number {
+  return 13 * capacity + 64;
+}
+
+/** Bytes buildGraph takes for `nodeCount` nodes and `edgeCount` edges. */
+export function graphBytes(nodeCount: number, edgeCount: number): number {
+  return 8 * (nodeCount + 1) + 9 * edgeCount + 64;
+}
+
+/** Bytes a Searcher may take over `nodeCount` nodes: the acyclicity test, Tarjan's arrays and stacks, the searches' arrays. */
+export function searcherBytes(nodeCount: number): number {
+  return 61 * nodeCount + 512;
 }
 
 /** Compressed adjacency (CSR): out-edges of node n are positions offsets[n] .. offsets[n+1]-1. */
@@ -84,14 +96,15 @@ export interface Graph {
   keys: Int32Array;
 }
 
-export function buildGraph(nodeCount: number, edges: EdgeList): Graph {
-  const offsets = new Int32Array(nodeCount + 1);
+export function buildGraph(nodeCount: number, edges: EdgeList, arena: Arena = noArena): Graph {
+  const offsets = arena.int32(nodeCount + 1);
   for (let edge = 0; edge < edges.count; edge++) offsets[edges.from[edge] + 1]++;
   for (let node = 0; node < nodeCount; node++) offsets[node + 1] += offsets[node];
-  const cursor = offsets.slice(0, nodeCount);
-  const targets = new Int32Array(edges.count);
-  const kinds = new Uint8Array(edges.count);
-  const keys = new Int32Array(edges.count);
+  const cursor = arena.int32(nodeCount);
+  cursor.set(offsets.subarray(0, nodeCount));
+  const targets = arena.int32(edges.count);
+  const kinds = arena.uint8(edges.count);
+  const keys = arena.int32(edges.count);
   for (let edge = 0; edge < edges.count; edge++) {
     const slot = cursor[edges.from[edge]]++;
     targets[slot] = edges.to[edge];
@@ -122,24 +135,27 @@ export class Searcher {
   /** Adjacency positions spent by searches so far: the budget every search draws from. */
   steps = 0;
 
-  constructor(readonly graph: Graph) {}
+  constructor(
+    readonly graph: Graph,
+    private readonly arena: Arena = noArena,
+  ) {}
 
   private ensureTarjanArrays(): void {
     if (this.seen.length > 0) return;
-    this.seen = new Int32Array(this.graph.nodeCount * 2);
-    this.index = new Int32Array(this.graph.nodeCount);
-    this.low = new Int32Array(this.graph.nodeCount);
-    this.onStack = new Uint8Array(this.graph.nodeCount);
+    this.seen = this.arena.int32(this.graph.nodeCount * 2);
+    this.index = this.arena.int32(this.graph.nodeCount);
+    this.low = this.arena.int32(this.graph.nodeCount);
+    this.onStack = this.arena.uint8(this.graph.nodeCount);
   }
 
   private ensureSearchArrays(): void {
     this.ensureTarjanArrays();
     if (this.queue.length > 0) return;
     const size = this.graph.nodeCount * 2;
-    this.parentEdge = new Int32Array(size);
-    this.parentSlot = new Int32Array(size);
-    this.member = new Int32Array(this.graph.nodeCount);
-    this.queue = new Int32Array(size);
+    this.parentEdge = this.arena.int32(size);
+    this.parentSlot = this.arena.int32(size);
+    this.member = this.arena.int32(this.graph.nodeCount);
+    this.queue = this.arena.int32(size);
   }
 
   /** Restricts later searches to these nodes (null: every node). */
@@ -227,7 +243,7 @@ export class Searcher {
    */
   acyclic(mask: number): boolean {
     const { nodeCount, offsets, targets, kinds } = this.graph;
-    const incoming = new Int32Array(nodeCount);
+    const incoming = this.arena.int32(nodeCount);
     for (let node = 0; node < nodeCount; node++) {
       for (let edge = offsets[node]; edge < offsets[node + 1]; edge++) {
         if ((kinds[edge] & mask) !== 0 && targets[edge] !== node) incoming[targets[edge]]++;
@@ -253,7 +269,7 @@ export class Searcher {
   private stackScratch(capacity: number, slot: number): Int32Array {
     const existing = this.stacks[slot];
     if (existing && existing.length >= capacity) return existing;
-    const created = new Int32Array(Math.max(capacity, 16));
+    const created = this.arena.int32(Math.max(capacity, 16));
     this.stacks[slot] = created;
     return created;
   }

@@ -16,10 +16,11 @@ import {
   type CycleType,
   type PlainAnomalyType,
 } from './anomalies.js';
-import { buildGraph, dataEdges, EdgeKind, edgeKindName, EdgeList, Searcher, type EdgeKindName, type Graph } from './graph.js';
+import { Arena, noArena } from './arena.js';
+import { buildGraph, dataEdges, EdgeKind, edgeKindName, EdgeList, graphBytes, Searcher, searcherBytes, type EdgeKindName, type Graph } from './graph.js';
 import type { Inference, PlainFinding } from './inference.js';
-import { inferListAppend } from './list-append.js';
-import { inferRwRegister } from './rw-register.js';
+import { inferListAppend, listAppendBytes } from './list-append.js';
+import { inferRwRegister, rwRegisterBytes } from './rw-register.js';
 import { collectTransactions, Outcome, type Transactions } from './transactions.js';
 
 export { consistencyModels, isConsistencyModel, prohibitedAnomalies, type AnomalyType, type ConsistencyModel, type CycleType, type PlainAnomalyType } from './anomalies.js';
@@ -108,18 +109,20 @@ export function checkTransactions(history: History, options: TxnCheckOptions): T
   if (!infer) throw new Error(`unknown transactional workload '${String(options.workload)}'; expected list-append or rw-register`);
   const order = orderEdgesOf(consistency);
   // Realtime: at most one edge into and one out of the time chain per transaction, plus the chain itself.
-  const inference = infer(transactions, plainLog, order === 'realtime' ? 3 * transactions.count : order === 'process' ? transactions.count : 0);
+  const orderEdges = order === 'realtime' ? 3 * transactions.count : order === 'process' ? transactions.count : 0;
+  const arena = reserveArena(transactions, options.workload, order, orderEdges);
+  const inference = infer(transactions, plainLog, orderEdges, arena);
 
   const orderKind = order === 'realtime' ? EdgeKind.realtime : order === 'process' ? EdgeKind.process : 0;
-  const nodeCount = addOrderEdges(transactions, inference.edges, order);
-  const graph = buildGraph(nodeCount, inference.edges);
+  const nodeCount = addOrderEdges(transactions, inference.edges, order, arena);
+  const graph = buildGraph(nodeCount, inference.edges, arena);
   const edgeCount = inference.edges.count;
   // The graph holds all it needs (targets, kinds, keys): drop the edge list before the searches.
   inference.edges = new EdgeList(0);
 
   const cycles = new AnomalyLog<CycleAnomaly>(examplesPerTypeMax);
   const notes = [...inference.notes];
-  const search = new CycleSearch(graph, transactions, inference, cycles, orderKind, consistency, options.searchStepsMax ?? defaultSearchStepsMax);
+  const search = new CycleSearch(graph, transactions, inference, cycles, orderKind, consistency, options.searchStepsMax ?? defaultSearchStepsMax, arena);
   // Most histories are valid: a linear acyclicity test answers for them without Tarjan's heavier walk.
   const mask = dataEdges | orderKind;
   const components = search.searcher.acyclic(mask) ? [] : search.searcher.components(null, mask);
@@ -203,9 +206,25 @@ function summaryMaker(transactions: Transactions): (txn: number) => TxnSummary {
   };
 }
 
+/**
+ * One reservation for every large array the check makes (see arena.ts): the inference's, the realtime chain's,
+ * the graph's (for as many edges as the inference can make) and the searches'.
+ */
+function reserveArena(transactions: Transactions, workload: TxnWorkload, order: 'none' | 'process' | 'realtime', orderEdges: number): Arena {
+  const { count, ops } = transactions;
+  let microOps = 0;
+  for (let txn = 0; txn < count; txn++) microOps += ops[txn].length;
+  const inferenceBytes = workload === 'list-append' ? listAppendBytes(count, microOps, orderEdges) : rwRegisterBytes(count);
+  const edgeBound = workload === 'list-append' ? microOps + Math.min(microOps, count + (count >> 1)) + orderEdges + 1024 : count * 7;
+  // Time nodes: at most one per completion.
+  const nodeBound = order === 'realtime' ? 2 * count : count;
+  const orderBytes = order === 'realtime' ? 4 * transactions.history.length + 64 : 0;
+  return new Arena(inferenceBytes + orderBytes + graphBytes(nodeBound, edgeBound) + searcherBytes(nodeBound));
+}
+
 /** Adds the model's order edges (none, process or realtime); returns the node count (transactions, then time nodes). */
-export function addOrderEdges(transactions: Transactions, edges: EdgeList, order: 'none' | 'process' | 'realtime'): number {
-  if (order === 'realtime') return addRealtimeEdges(transactions, edges);
+export function addOrderEdges(transactions: Transactions, edges: EdgeList, order: 'none' | 'process' | 'realtime', arena: Arena = noArena): number {
+  if (order === 'realtime') return addRealtimeEdges(transactions, edges, arena);
   if (order === 'process') addProcessEdges(transactions, edges);
   return transactions.count;
 }
@@ -216,9 +235,9 @@ export function addOrderEdges(transactions: Transactions, edges: EdgeList, order
  * node at every transaction invoked after it. T1 reaches T2 through the chain exactly when T1 precedes T2.
  * Returns the node count (transactions, then time nodes).
  */
-function addRealtimeEdges(transactions: Transactions, edges: EdgeList): number {
+function addRealtimeEdges(transactions: Transactions, edges: EdgeList, arena: Arena): number {
   const { count, outcome, invokePosition, completionPosition } = transactions;
-  const completedAt = new Int32Array(transactions.history.length).fill(-1);
+  const completedAt = arena.int32(transactions.history.length).fill(-1);
   for (let txn = 0; txn < count; txn++) if (outcome[txn] === Outcome.ok) completedAt[completionPosition[txn]] = txn;
   let nextInvoke = 0;
   let timeNode = -1;
@@ -273,8 +292,9 @@ class CycleSearch {
     readonly orderKind: number,
     readonly consistency: ConsistencyModel,
     readonly stepsMax: number,
+    arena: Arena,
   ) {
-    this.searcher = new Searcher(graph);
+    this.searcher = new Searcher(graph, arena);
     this.summary = summaryMaker(transactions);
   }
 

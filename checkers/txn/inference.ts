@@ -1,6 +1,7 @@
 // What a workload's inference hands the cycle search: dependency edges, anomalies found without a cycle, and how
 // to explain an edge in words.
 import type { AnomalyLog, PlainAnomalyType } from './anomalies.js';
+import type { Arena } from './arena.js';
 import type { EdgeList } from './graph.js';
 import type { Transactions } from './transactions.js';
 
@@ -33,8 +34,8 @@ export interface Inference {
 
 export type PlainLog = AnomalyLog<PlainFinding>;
 
-/** `orderEdges`: how many order edges the caller will add to the inferred ones (a sizing hint). */
-export type InferenceFunction = (transactions: Transactions, log: PlainLog, orderEdges?: number) => Inference;
+/** `orderEdges`: how many order edges the caller will add to the inferred ones (a sizing hint); `arena`: where the large arrays go. */
+export type InferenceFunction = (transactions: Transactions, log: PlainLog, orderEdges?: number, arena?: Arena) => Inference;
 
 /** JSON text of a value, short enough for one line of a report. */
 export function show(value: unknown): string {

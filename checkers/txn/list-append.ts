@@ -1,6 +1,7 @@
 // Elle's list-append inference: every read of a key returns the whole list, so the longest read gives the order
 // of the versions it holds; ww, wr and rw edges follow from positions in that order.
-import { EdgeKind, EdgeList } from './graph.js';
+import { noArena, type Arena } from './arena.js';
+import { EdgeKind, EdgeList, edgeListBytes } from './graph.js';
 import { show, type Inference, type PlainLog } from './inference.js';
 import { Outcome, repeatedKeys, TransactionFormatError, WriterIndex, type MicroOp, type Transactions } from './transactions.js';
 
@@ -38,21 +39,24 @@ class ReadTable {
   position: Int32Array;
   length: Int32Array;
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    private readonly arena: Arena,
+  ) {
     const size = Math.max(16, capacity);
-    this.txn = new Int32Array(size);
-    this.keyId = new Int32Array(size);
-    this.position = new Int32Array(size);
-    this.length = new Int32Array(size);
+    this.txn = arena.int32(size);
+    this.keyId = arena.int32(size);
+    this.position = arena.int32(size);
+    this.length = arena.int32(size);
   }
 
   add(txn: number, keyId: number, position: number, length: number): void {
     if (this.count === this.txn.length) {
       const capacity = Math.ceil(this.txn.length * 1.5);
-      this.txn = grownInts(this.txn, capacity);
-      this.keyId = grownInts(this.keyId, capacity);
-      this.position = grownInts(this.position, capacity);
-      this.length = grownInts(this.length, capacity);
+      this.txn = this.arena.grownInt32(this.txn, capacity);
+      this.keyId = this.arena.grownInt32(this.keyId, capacity);
+      this.position = this.arena.grownInt32(this.position, capacity);
+      this.length = this.arena.grownInt32(this.length, capacity);
     }
     const read = this.count++;
     this.txn[read] = txn;
@@ -60,12 +64,6 @@ class ReadTable {
     this.position[read] = position;
     this.length[read] = length;
   }
-}
-
-function grownInts(array: Int32Array, capacity: number): Int32Array {
-  const bigger = new Int32Array(capacity);
-  bigger.set(array);
-  return bigger;
 }
 
 /** Whether `short` is an element-wise (===) prefix of `long`. */
@@ -96,8 +94,14 @@ function readList(micro: MicroOp, transactions: Transactions, txn: number): read
   return value;
 }
 
+/** Bytes inferListAppend takes from its arena on a history of `count` transactions and `microOps` micro-ops. */
+export function listAppendBytes(count: number, microOps: number, orderEdges: number): number {
+  const reads = Math.min(microOps, count + (count >> 1));
+  return 16 * reads + count + edgeListBytes(microOps + reads + orderEdges + 1024) + 256;
+}
+
 /** `orderEdges`: how many process or realtime edges the caller will add (room is made for them up front). */
-export function inferListAppend(transactions: Transactions, log: PlainLog, orderEdges = 0): Inference {
+export function inferListAppend(transactions: Transactions, log: PlainLog, orderEdges = 0, arena: Arena = noArena): Inference {
   const { count, outcome, ops } = transactions;
   const states = new Map<unknown, KeyState>();
   /** Small non-negative integer keys (what workloads use) by array slot: cheaper than a map lookup per micro-op. */
@@ -123,7 +127,7 @@ export function inferListAppend(transactions: Transactions, log: PlainLog, order
     return state;
   };
   // Elle-style workloads read about 1.3 keys per transaction: room for 1.5 avoids copies (and their garbage).
-  const reads = new ReadTable(count + (count >> 1));
+  const reads = new ReadTable(count + (count >> 1), arena);
   let appendCount = 0;
 
   // Each pass is a function of its own: V8 then optimizes each loop by itself, instead of recompiling one huge
@@ -179,11 +183,11 @@ export function inferListAppend(transactions: Transactions, log: PlainLog, order
 
   // At most one ww edge per append and one wr and one rw edge per read, but for the rare unread appenders (which
   // grow the list); sized so, as an overestimate would still count against V8's typed-array memory budget.
-  const edges = new EdgeList(appendCount + 2 * reads.count + orderEdges + 1024);
+  const edges = new EdgeList(appendCount + 2 * reads.count + orderEdges + 1024, arena);
   const usable = (writer: number | undefined): writer is number => writer !== undefined && outcome[writer] !== Outcome.fail;
 
   /** Info transactions some read shows: they committed. */
-  const observed = new Uint8Array(count);
+  const observed = arena.uint8(count);
   /** The values of each key's longest read, for the keys with appends that read does not show. */
   const inLongest = new Map<KeyState, Set<unknown>>();
   const orderVersions = (): void => {

@@ -1,6 +1,7 @@
 // Elle's rw-register inference, weaker than list-append's: a read shows only one version, so the version order is
 // known only where a transaction read a version and then wrote the key (its write comes right after what it read).
-import { EdgeKind, EdgeList } from './graph.js';
+import { noArena, type Arena } from './arena.js';
+import { EdgeKind, EdgeList, edgeListBytes } from './graph.js';
 import { show, type Inference, type PlainLog } from './inference.js';
 import { Outcome, repeatedKeys, type MicroOp, type Transactions } from './transactions.js';
 
@@ -23,7 +24,13 @@ interface OwnView {
   hasWrite: boolean;
 }
 
-export function inferRwRegister(transactions: Transactions, log: PlainLog): Inference {
+/** Bytes inferRwRegister takes from its arena on `count` transactions. */
+export function rwRegisterBytes(count: number): number {
+  return edgeListBytes(count * 7);
+}
+
+/** `_orderEdges`: room for order edges is part of its estimate already (three per transaction). */
+export function inferRwRegister(transactions: Transactions, log: PlainLog, _orderEdges = 0, arena: Arena = noArena): Inference {
   const { count, outcome, ops } = transactions;
   const states = new Map<unknown, KeyState>();
   const keys: unknown[] = [];
@@ -115,7 +122,7 @@ export function inferRwRegister(transactions: Transactions, log: PlainLog): Infe
   }
 
   // About one ww, wr and rw edge per micro-op, and three realtime edges per transaction when asked for.
-  const edges = new EdgeList(count * 7);
+  const edges = new EdgeList(count * 7, arena);
   const usable = (writer: number | undefined): writer is number => writer !== undefined && outcome[writer] !== Outcome.fail;
 
   // ww: a version's writer precedes each transaction that read it and wrote next. Two of them: a lost update.
