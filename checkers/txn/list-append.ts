@@ -84,7 +84,7 @@ const unreadAppendersMax = 64;
 
 const emptyList: readonly unknown[] = [];
 
-function readList(micro: MicroOp, transactions: Transactions, txn: number): readonly unknown[] {
+export function readList(micro: MicroOp, transactions: Transactions, txn: number): readonly unknown[] {
   const value = micro[2];
   if (value === null || value === undefined) return emptyList;
   if (!Array.isArray(value)) {
@@ -316,7 +316,7 @@ export function inferListAppend(transactions: Transactions, log: PlainLog, order
             type: 'incompatible-order', txn, key, read: list, expected: longest,
             explanation: `key ${show(key)} was read as ${show(list)}, not a prefix of another read ${show(longest)}`,
           }));
-          checkOwnList(txn, key, list, state, outcome, log);
+          checkOwnList(txn, key, list, state.writers, outcome, log);
         }
       }
       if (length > 0) {
@@ -360,25 +360,38 @@ export function inferListAppend(transactions: Transactions, log: PlainLog, order
     explain(kind, from, to, keyId, name) {
       const key = keys[keyId];
       const state = states.get(key) as KeyState;
-      const keyText = show(key);
-      const inOrder = (value: unknown) => state.longest.includes(value);
-      if (kind === EdgeKind.wr) {
-        // The reader's read of the key whose last element the writer appended.
-        const value = lastReadBy(ops[to], key, (last) => state.writers.get(last) === from);
-        return { value, text: `${name(to)} read key ${keyText} ending in ${show(value)}, which ${name(from)} appended` };
-      }
-      const value = firstAppend(ops[to], key);
-      const where = inOrder(value) ? 'next' : 'after every version any read shows';
-      if (kind === EdgeKind.ww) {
-        const before = lastAppend(ops[from], key);
-        return { value, text: `${name(from)} appended ${show(before)} to key ${keyText}; ${name(to)} appended ${show(value)} ${where}` };
-      }
-      return { value, text: `${name(from)} read key ${keyText} without ${show(value)}, which ${name(to)} appended ${where}` };
+      return explainEdge(kind, from, to, key, state.longest, state.writers, ops, name);
     },
   };
 }
 
-function reportDuplicates(list: readonly unknown[], key: unknown, reader: number, log: PlainLog): void {
+/** A data edge of list-append in words: the value behind it and one sentence (shared with the test reference). */
+export function explainEdge(
+  kind: number,
+  from: number,
+  to: number,
+  key: unknown,
+  longest: readonly unknown[],
+  writers: WriterIndex,
+  ops: ReadonlyArray<readonly MicroOp[]>,
+  name: (txn: number) => string,
+): { value: unknown; text: string } {
+  const keyText = show(key);
+  if (kind === EdgeKind.wr) {
+    // The reader's read of the key whose last element the writer appended.
+    const value = lastReadBy(ops[to], key, (last) => writers.get(last) === from);
+    return { value, text: `${name(to)} read key ${keyText} ending in ${show(value)}, which ${name(from)} appended` };
+  }
+  const value = firstAppend(ops[to], key);
+  const where = longest.includes(value) ? 'next' : 'after every version any read shows';
+  if (kind === EdgeKind.ww) {
+    const before = lastAppend(ops[from], key);
+    return { value, text: `${name(from)} appended ${show(before)} to key ${keyText}; ${name(to)} appended ${show(value)} ${where}` };
+  }
+  return { value, text: `${name(from)} read key ${keyText} without ${show(value)}, which ${name(to)} appended ${where}` };
+}
+
+export function reportDuplicates(list: readonly unknown[], key: unknown, reader: number, log: PlainLog): void {
   const seen = new Set<unknown>();
   for (const value of list) {
     if (seen.has(value)) {
@@ -413,7 +426,7 @@ function firstAppend(micros: readonly MicroOp[], key: unknown): unknown {
 }
 
 /** An incompatible read is not covered by the checks of the longest read: look at its elements too. */
-function checkOwnList(txn: number, key: unknown, list: readonly unknown[], state: KeyState, outcome: Uint8Array, log: PlainLog): void {
+export function checkOwnList(txn: number, key: unknown, list: readonly unknown[], writers: WriterIndex, outcome: Uint8Array, log: PlainLog): void {
   const seen = new Set<unknown>();
   for (const value of list) {
     if (seen.has(value)) {
@@ -423,7 +436,7 @@ function checkOwnList(txn: number, key: unknown, list: readonly unknown[], state
       }));
     }
     seen.add(value);
-    const writer = state.writers.get(value);
+    const writer = writers.get(value);
     if (writer === undefined) {
       log.add('garbage-read', () => ({
         type: 'garbage-read', txn, key, value, read: list,
@@ -442,7 +455,7 @@ function checkOwnList(txn: number, key: unknown, list: readonly unknown[], state
  * A transaction must see its own appends and its own earlier reads: after reading L and appending v, a read
  * must return L+[v]; after appending without reading, a read must end with what it appended.
  */
-function checkInternal(txn: number, micros: readonly MicroOp[], repeated: ReadonlyMap<unknown, unknown>, transactions: Transactions, log: PlainLog): void {
+export function checkInternal(txn: number, micros: readonly MicroOp[], repeated: ReadonlyMap<unknown, unknown>, transactions: Transactions, log: PlainLog): void {
   const known = new Map<unknown, { list: unknown[] | null; suffix: unknown[] }>();
   for (let position = 0; position < micros.length; position++) {
     const micro = micros[position];

@@ -1,9 +1,11 @@
 // The list-append inference as it was before its speed work (two passes over the micro-ops, every read compared
 // with the longest): kept for tests only, which check that the optimized inference in ../list-append.ts finds the
-// same edges and anomalies, in the same order.
+// same edges and anomalies, in the same order. The helpers the two share (internal consistency, duplicates,
+// explanations) are imported from it: only the inference's core is the old one.
 import { EdgeKind, EdgeList } from '../graph.js';
 import { show, type Inference, type PlainLog } from '../inference.js';
-import { Outcome, repeatedKeys, TransactionFormatError, WriterIndex, type MicroOp, type Transactions } from '../transactions.js';
+import { checkInternal, checkOwnList, explainEdge, readList, reportDuplicates } from '../list-append.js';
+import { Outcome, repeatedKeys, WriterIndex, type Transactions } from '../transactions.js';
 
 interface KeyState {
   id: number;
@@ -26,16 +28,6 @@ const shortListMax = 64;
 const unreadAppendersMax = 64;
 
 const emptyList: readonly unknown[] = [];
-
-function readList(micro: MicroOp, transactions: Transactions, txn: number): readonly unknown[] {
-  const value = micro[2];
-  if (value === null || value === undefined) return emptyList;
-  if (!Array.isArray(value)) {
-    const op = transactions.history[transactions.completionPosition[txn]];
-    throw new TransactionFormatError(op.index, `op ${op.index}: expected a list-append read to return a list, got ${show(value)}`);
-  }
-  return value;
-}
 
 export function inferListAppendReference(transactions: Transactions, log: PlainLog): Inference {
   const { count, outcome, ops } = transactions;
@@ -212,7 +204,7 @@ export function inferListAppendReference(transactions: Transactions, log: PlainL
           type: 'incompatible-order', txn, key: micro[1], read: list, expected: longest,
           explanation: `key ${show(micro[1])} was read as ${show(list)}, not a prefix of another read ${show(longest)}`,
         }));
-        checkOwnList(txn, micro[1], list, state, outcome, log);
+        checkOwnList(txn, micro[1], list, state.writers, outcome, log);
       }
       if (list.length > 0) {
         const last = list[list.length - 1];
@@ -253,131 +245,8 @@ export function inferListAppendReference(transactions: Transactions, log: PlainL
     explain(kind, from, to, keyId, name) {
       const key = keys[keyId];
       const state = states.get(key) as KeyState;
-      const keyText = show(key);
-      const inOrder = (value: unknown) => state.longest.includes(value);
-      if (kind === EdgeKind.wr) {
-        // The reader's read of the key whose last element the writer appended.
-        const value = lastReadBy(ops[to], key, (last) => state.writers.get(last) === from);
-        return { value, text: `${name(to)} read key ${keyText} ending in ${show(value)}, which ${name(from)} appended` };
-      }
-      const value = firstAppend(ops[to], key);
-      const where = inOrder(value) ? 'next' : 'after every version any read shows';
-      if (kind === EdgeKind.ww) {
-        const before = lastAppend(ops[from], key);
-        return { value, text: `${name(from)} appended ${show(before)} to key ${keyText}; ${name(to)} appended ${show(value)} ${where}` };
-      }
-      return { value, text: `${name(from)} read key ${keyText} without ${show(value)}, which ${name(to)} appended ${where}` };
+      return explainEdge(kind, from, to, key, state.longest, state.writers, ops, name);
     },
   };
 }
 
-function reportDuplicates(list: readonly unknown[], key: unknown, reader: number, log: PlainLog): void {
-  const seen = new Set<unknown>();
-  for (const value of list) {
-    if (seen.has(value)) {
-      log.add('duplicate-elements', () => ({
-        type: 'duplicate-elements', txn: reader, key, value, read: list,
-        explanation: `a read of key ${show(key)} holds ${show(value)} more than once: ${show(list)}`,
-      }));
-    }
-    seen.add(value);
-  }
-}
-
-function lastAppend(micros: readonly MicroOp[], key: unknown): unknown {
-  let value: unknown = null;
-  for (const micro of micros) if (micro[0] === 'append' && micro[1] === key) value = micro[2];
-  return value;
-}
-
-/** The last element of the first read of `key` whose last element satisfies `wanted`. */
-function lastReadBy(micros: readonly MicroOp[], key: unknown, wanted: (last: unknown) => boolean): unknown {
-  for (const micro of micros) {
-    if (micro[0] !== 'r' || micro[1] !== key || !Array.isArray(micro[2]) || micro[2].length === 0) continue;
-    const last = micro[2][micro[2].length - 1];
-    if (wanted(last)) return last;
-  }
-  return null;
-}
-
-function firstAppend(micros: readonly MicroOp[], key: unknown): unknown {
-  for (const micro of micros) if (micro[0] === 'append' && micro[1] === key) return micro[2];
-  return null;
-}
-
-/** An incompatible read is not covered by the checks of the longest read: look at its elements too. */
-function checkOwnList(txn: number, key: unknown, list: readonly unknown[], state: KeyState, outcome: Uint8Array, log: PlainLog): void {
-  const seen = new Set<unknown>();
-  for (const value of list) {
-    if (seen.has(value)) {
-      log.add('duplicate-elements', () => ({
-        type: 'duplicate-elements', txn, key, value, read: list,
-        explanation: `a read of key ${show(key)} holds ${show(value)} more than once: ${show(list)}`,
-      }));
-    }
-    seen.add(value);
-    const writer = state.writers.get(value);
-    if (writer === undefined) {
-      log.add('garbage-read', () => ({
-        type: 'garbage-read', txn, key, value, read: list,
-        explanation: `key ${show(key)} was read holding ${show(value)}, which no transaction appended`,
-      }));
-    } else if (outcome[writer] === Outcome.fail) {
-      log.add('G1a', () => ({
-        type: 'G1a', txn, writer, key, value, read: list,
-        explanation: `key ${show(key)} was read holding ${show(value)}, appended by a transaction that failed`,
-      }));
-    }
-  }
-}
-
-/**
- * A transaction must see its own appends and its own earlier reads: after reading L and appending v, a read
- * must return L+[v]; after appending without reading, a read must end with what it appended.
- */
-function checkInternal(txn: number, micros: readonly MicroOp[], repeated: ReadonlyMap<unknown, unknown>, transactions: Transactions, log: PlainLog): void {
-  const known = new Map<unknown, { list: unknown[] | null; suffix: unknown[] }>();
-  for (let position = 0; position < micros.length; position++) {
-    const micro = micros[position];
-    const key = micro[1];
-    if (!repeated.has(key)) continue; // a key touched once cannot contradict the transaction
-    let state = known.get(key);
-    if (micro[0] === 'append') {
-      if (!state) known.set(key, (state = { list: null, suffix: [] }));
-      if (state.list) state.list.push(micro[2]);
-      else state.suffix.push(micro[2]);
-      continue;
-    }
-    if (micro[0] !== 'r') continue;
-    const list = readList(micro, transactions, txn);
-    for (let later = position + 1; later < micros.length; later++) {
-      const future = micros[later];
-      if (future[0] === 'append' && future[1] === key && list.includes(future[2])) {
-        log.add('future-read', () => ({
-          type: 'future-read', txn, key, value: future[2], read: list,
-          explanation: `the transaction read key ${show(key)} as ${show(list)}, holding ${show(future[2])} which it appended only afterwards`,
-        }));
-      }
-    }
-    if (state) {
-      let expected: unknown;
-      let consistent: boolean;
-      if (state.list) {
-        expected = state.list;
-        consistent = list.length === state.list.length && state.list.every((value, position) => list[position] === value);
-      } else {
-        const suffix = state.suffix;
-        expected = ['...', ...suffix];
-        const offset = list.length - suffix.length;
-        consistent = offset >= 0 && suffix.every((value, position) => list[offset + position] === value);
-      }
-      if (!consistent) {
-        log.add('internal', () => ({
-          type: 'internal', txn, key, read: list, expected,
-          explanation: `the transaction read key ${show(key)} as ${show(list)} after its own reads and appends implied ${show(expected)}`,
-        }));
-      }
-    }
-    known.set(key, { list: [...list], suffix: [] });
-  }
-}
