@@ -1,4 +1,5 @@
 // A nemesis package (Jepsen's term): a fault injector plus the ops that start and heal its faults.
+import type { Db } from '../src/db.js';
 import type { Nemesis } from '../src/nemesis.js';
 
 /**
@@ -32,4 +33,9 @@ export interface NemesisPackage {
   startOp(random: () => number): FaultOp;
   /** The op that heals what startOp started (the runner also calls teardown at the end regardless). */
   healOp(): FaultOp;
+  /**
+   * Optional: why this fault cannot be injected into `db` at all (a power the target lacks), or undefined when it
+   * can. The runner asks before it provisions any node, so a run that could never inject the fault stops at once.
+   */
+  refuses?(db: Db): string | undefined;
 }

@@ -68,4 +68,9 @@ describe('apiserver-etcd nemesis', () => {
     await expect(apiserverEtcdPackage().nemesis.setup(test, db)).rejects.toThrow(/only --target k8s has/);
     await expect(apiserverEtcdPackage().nemesis.setup(test, recordingDb(true).db)).resolves.toBeUndefined();
   });
+
+  it('says before any node exists whether a target can take the fault (the runner asks before provisioning)', () => {
+    expect(apiserverEtcdPackage().refuses?.(recordingDb(false).db)).toMatch(/only --target k8s has/);
+    expect(apiserverEtcdPackage().refuses?.(recordingDb(true).db)).toBeUndefined();
+  });
 });

@@ -19,9 +19,11 @@ export function hasApiserverEtcdLink(db: Db): db is Db & ApiserverEtcdLinkDb {
   return typeof candidate.cutLink === 'function' && typeof candidate.restoreLink === 'function';
 }
 
+const noLink = 'this target has no apiserver/etcd link to cut (only --target k8s has)';
+
 function linkDb(db: Db): Db & ApiserverEtcdLinkDb {
   // A plain error: the nemesis completes the op as fail with it (the fault was certainly not injected).
-  if (!hasApiserverEtcdLink(db)) throw new Error('apiserver-etcd: this target has no apiserver/etcd link to cut (only --target k8s has)');
+  if (!hasApiserverEtcdLink(db)) throw new Error(`apiserver-etcd: ${noLink}`);
   return db;
 }
 
@@ -58,6 +60,9 @@ export function apiserverEtcdPackage(options: NemesisOptions = {}): NemesisPacka
     },
     healOp(): FaultOp {
       return { f: 'heal-apiserver-etcd', value: null };
+    },
+    refuses(db: Db): string | undefined {
+      return hasApiserverEtcdLink(db) ? undefined : noLink;
     },
   };
 }

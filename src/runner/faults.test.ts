@@ -125,6 +125,28 @@ describe('a heal that errs is not healed', () => {
   });
 });
 
+describe('a fault the target cannot take', () => {
+  it('stops the run before any node is provisioned, naming the nemesis and why (exit 2)', async () => {
+    const file = join(storeRoot, 'no-link.yaml');
+    writeFileSync(file, 'nemesis: [apiserver-etcd]\n');
+    const spec = loadSpec({ file, flags: { timeLimit: '1', nodes: '3', seed: '3', store: storeRoot, name: 'no-link' } });
+    const backend = recordingBackend([]);
+    let provisioned = 0;
+    const provision = backend.provision.bind(backend);
+    backend.provision = async (count) => {
+      provisioned++;
+      return provision(count);
+    };
+    const failure = await runTest(spec, { target: memoryTarget({}), backend, output: quietOutput }).then(
+      () => undefined,
+      (error: unknown) => error as Error & { exitCode?: number },
+    );
+    expect(failure?.message).toBe('nemesis apiserver-etcd: this target has no apiserver/etcd link to cut (only --target k8s has)');
+    expect(failure?.exitCode).toBe(2);
+    expect(provisioned).toBe(0);
+  });
+});
+
 /** Enough of a worker environment for nemesis ops, over the given backend. */
 function nemesisEnvironment(backend: Backend, logged: string[]): WorkerEnvironment {
   const test: TestContext = { name: 'unit', runId: 'unit-faults', runDir: storeRoot, backend, nodes: [nodeNamed('n1')], seed: 1, spec: {}, log: (line) => logged.push(line) };

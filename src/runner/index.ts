@@ -333,6 +333,13 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
       packages = nemeses.createNemesisPackages(spec.nemesis, spec.nemesisOptions);
       nemesis = nemeses.composeNemeses(packages);
     }
+    // The Db is only an object until setup: made here, a bad target option or a fault the target cannot take
+    // stops the run before any node is provisioned.
+    const plannedDb = target.db(spec.targetOptions);
+    for (const nemesisPackage of packages) {
+      const refusal = nemesisPackage.refuses?.(plannedDb);
+      if (refusal !== undefined) throw new UserError(`nemesis ${nemesisPackage.name}: ${refusal}`);
+    }
     const schedule = planSchedule(spec, packages, rootRandom.fork('nemesis-schedule'));
     runLog.line(`planned faults: ${schedule.map((event) => `${(event.atNs / 1e9).toFixed(1)}s ${event.op.f}`).join(', ') || 'none'}`);
 
@@ -356,7 +363,7 @@ export async function runTest(spec: TestSpec, options: RunOptions = {}): Promise
     warningsLogged = backend.warnings?.length ?? 0;
 
     phase = 'setup';
-    const liveDb = target.db(spec.targetOptions);
+    const liveDb = plannedDb;
     db = liveDb;
     if (spec.nemesis.includes('clock') && !liveDb.clockSkewable) log(`faultline: note: ${spec.target} ignores libfaketime; clock faults will not move its clock`);
     const setups = await Promise.allSettled(
