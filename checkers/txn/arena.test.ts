@@ -29,6 +29,12 @@ describe('Arena', () => {
     expect(noArena.uint8(4).length).toBe(4);
   });
 
+  it('falls back for every request when the system refuses the reservation', () => {
+    const refused = new Arena(Number.MAX_SAFE_INTEGER);
+    expect(refused.int32(3).length).toBe(3);
+    expect(refused.used).toBe(0);
+  });
+
   it('grows copies with the old elements first', () => {
     const arena = new Arena(256);
     const small = arena.int32(3);

@@ -17,7 +17,7 @@ export class Arena {
 
   /** `bytes`: the reservation; 0 makes an arena that always falls back to ordinary typed arrays. */
   constructor(bytes: number) {
-    this.buffer = new ArrayBuffer(Math.max(0, Math.ceil(bytes / 8) * 8));
+    this.buffer = reserve(Math.max(0, Math.ceil(bytes / 8) * 8));
   }
 
   int32(length: number): Int32Array {
@@ -54,6 +54,15 @@ export class Arena {
     if (bytes === 0 || start + bytes > this.buffer.byteLength) return -1;
     this.offset = start + Math.ceil(bytes / 8) * 8;
     return start;
+  }
+}
+
+/** The reservation, or an empty buffer when the system refuses one that large (then every array falls back). */
+function reserve(bytes: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(bytes);
+  } catch {
+    return new ArrayBuffer(0);
   }
 }
 
