@@ -19,8 +19,8 @@ import {
 import { Arena, noArena } from './arena.js';
 import { buildGraph, dataEdges, EdgeKind, edgeKindName, EdgeList, graphBytes, Searcher, searcherBytes, type EdgeKindName, type Graph } from './graph.js';
 import type { Inference, PlainFinding } from './inference.js';
-import { inferListAppend, listAppendBytes } from './list-append.js';
-import { inferRwRegister, rwRegisterBytes } from './rw-register.js';
+import { inferListAppend, listAppendNeeds } from './list-append.js';
+import { inferRwRegister, rwRegisterNeeds } from './rw-register.js';
 import { collectTransactions, Outcome, type Transactions } from './transactions.js';
 
 export { consistencyModels, isConsistencyModel, prohibitedAnomalies, type AnomalyType, type ConsistencyModel, type CycleType, type PlainAnomalyType } from './anomalies.js';
@@ -117,7 +117,8 @@ export function checkTransactions(history: History, options: TxnCheckOptions): T
   const nodeCount = addOrderEdges(transactions, inference.edges, order, arena);
   const graph = buildGraph(nodeCount, inference.edges, arena);
   const edgeCount = inference.edges.count;
-  // The graph holds all it needs (targets, kinds, keys): drop the edge list before the searches.
+  // The graph holds all it needs (targets, kinds, keys): nothing reads the edge list after this (its arrays are
+  // the arena's, which goes with the check).
   inference.edges = new EdgeList(0);
 
   const cycles = new AnomalyLog<CycleAnomaly>(examplesPerTypeMax);
@@ -214,12 +215,11 @@ function reserveArena(transactions: Transactions, workload: TxnWorkload, order: 
   const { count, ops } = transactions;
   let microOps = 0;
   for (let txn = 0; txn < count; txn++) microOps += ops[txn].length;
-  const inferenceBytes = workload === 'list-append' ? listAppendBytes(count, microOps, orderEdges) : rwRegisterBytes(count);
-  const edgeBound = workload === 'list-append' ? microOps + Math.min(microOps, count + (count >> 1)) + orderEdges + 1024 : count * 7;
+  const inference = workload === 'list-append' ? listAppendNeeds(count, microOps, orderEdges) : rwRegisterNeeds(count);
   // Time nodes: at most one per completion.
   const nodeBound = order === 'realtime' ? 2 * count : count;
   const orderBytes = order === 'realtime' ? 4 * transactions.history.length + 64 : 0;
-  return new Arena(inferenceBytes + orderBytes + graphBytes(nodeBound, edgeBound) + searcherBytes(nodeBound));
+  return new Arena(inference.bytes + orderBytes + graphBytes(nodeBound, inference.edges) + searcherBytes(nodeBound));
 }
 
 /** Adds the model's order edges (none, process or realtime); returns the node count (transactions, then time nodes). */

@@ -94,10 +94,15 @@ export function readList(micro: MicroOp, transactions: Transactions, txn: number
   return value;
 }
 
-/** Bytes inferListAppend takes from its arena on a history of `count` transactions and `microOps` micro-ops. */
-export function listAppendBytes(count: number, microOps: number, orderEdges: number): number {
+/**
+ * What inferListAppend takes from its arena, and the most edges it can make (before the rare growth past it), on
+ * `count` transactions holding `microOps` micro-ops in all: at most one ww edge per append and one wr and one rw
+ * edge per read, with reads counted as the ReadTable sizes them.
+ */
+export function listAppendNeeds(count: number, microOps: number, orderEdges: number): { bytes: number; edges: number } {
   const reads = Math.min(microOps, count + (count >> 1));
-  return 16 * reads + count + edgeListBytes(microOps + reads + orderEdges + 1024) + 256;
+  const edges = microOps + reads + orderEdges + 1024;
+  return { bytes: 16 * reads + count + edgeListBytes(edges) + 256, edges };
 }
 
 /** `orderEdges`: how many process or realtime edges the caller will add (room is made for them up front). */

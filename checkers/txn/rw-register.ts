@@ -24,9 +24,9 @@ interface OwnView {
   hasWrite: boolean;
 }
 
-/** Bytes inferRwRegister takes from its arena on `count` transactions. */
-export function rwRegisterBytes(count: number): number {
-  return edgeListBytes(count * 7);
+/** What inferRwRegister takes from its arena on `count` transactions, and the edges it makes room for. */
+export function rwRegisterNeeds(count: number): { bytes: number; edges: number } {
+  return { bytes: edgeListBytes(count * 7), edges: count * 7 };
 }
 
 /** `_orderEdges`: room for order edges is part of its estimate already (three per transaction). */
