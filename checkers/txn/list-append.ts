@@ -187,7 +187,7 @@ export function inferListAppend(transactions: Transactions, log: PlainLog, order
   scanTransactions();
 
   // At most one ww edge per append and one wr and one rw edge per read, but for the rare unread appenders (which
-  // grow the list); sized so, as an overestimate would still count against V8's typed-array memory budget.
+  // grow the list): within listAppendNeeds' bound, so it comes from the arena's reservation.
   const edges = new EdgeList(appendCount + 2 * reads.count + orderEdges + 1024, arena);
   const usable = (writer: number | undefined): writer is number => writer !== undefined && outcome[writer] !== Outcome.fail;
 
